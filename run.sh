@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# netflowd's one entry point on a fresh Debian 12 machine.
+#
+#   ./run.sh          install what is missing, build (release), run the demo: replay the bundled
+#                     capture through netflowd into a local nfcapd and show what it stored
+#   ./run.sh test     install what is missing, build with sanitizers, run the whole test suite
+#   ./run.sh build    install and build only (build/release)
+#   ./run.sh bench    install, build (release) and run the micro benchmarks
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config   # toolchain
+  libpcap-dev                                    # capture files
+  libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
+  nfdump tshark                                  # independent decoders used by the tests and the demo
+  python3 iproute2 procps clang-format           # test scripts, ss, format check
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_deps() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    [[ $p == \#* ]] && continue
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "run.sh: installing ${missing[*]}" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {  # build DIR [cmake options...]
+  local dir=$1; shift
+  cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j "$(nproc)"
+}
+
+demo() {
+  build build/release -DCMAKE_BUILD_TYPE=Release -DNETFLOWD_TESTS=ON
+  "$ROOT/scripts/demo.sh" "$ROOT/build/release/src/app/netflowd" "$ROOT/data/demo.pcap"
+}
+
+case "${1:-}" in
+  "")
+    install_deps
+    demo
+    ;;
+  build)
+    install_deps
+    build build/release -DCMAKE_BUILD_TYPE=Release
+    ;;
+  test)
+    install_deps
+    build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETFLOWD_SANITIZE=ON -DNETFLOWD_WERROR=ON
+    cd build/test
+    ctest --output-on-failure -j "$(nproc)" --timeout 600
+    ;;
+  bench)
+    install_deps
+    build build/release -DCMAKE_BUILD_TYPE=Release
+    "$ROOT/build/release/bench/netflowd_bench"
+    ;;
+  *)
+    echo "usage: ./run.sh [test|build|bench]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,39 @@
+// The contract every packet source keeps (pcap file, AF_PACKET ring, NFLOG socket).
+//
+// Thread affinity: a source is used by one worker thread. The frame handed out by next()
+// stays valid until the following call to next().
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "packet/link_type.hpp"
+#include "packet/packet_meta.hpp"
+
+namespace netflowd {
+
+struct CapturedFrame {
+  std::span<const std::uint8_t> bytes;  // captured bytes
+  std::uint32_t wire_length = 0;        // length on the wire
+  PacketMeta meta;
+};
+
+struct CaptureStats {
+  std::uint64_t frames = 0;        // handed out by next()
+  std::uint64_t source_drops = 0;  // lost before netflowd saw them (ring/socket drops)
+};
+
+enum class NextResult : std::uint8_t { frame, end, error };
+
+class CaptureSource {
+ public:
+  virtual ~CaptureSource() = default;
+  virtual NextResult next(CapturedFrame& frame) = 0;
+  virtual LinkType link_type() const = 0;
+  virtual const CaptureStats& stats() const = 0;
+  // Describes the last error after next() returned NextResult::error.
+  virtual std::string error() const = 0;
+};
+
+}  // namespace netflowd

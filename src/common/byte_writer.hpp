@@ -1,0 +1,73 @@
+// Big-endian writer over a caller-owned buffer, with bounds checks.
+//
+// Wire formats are written field by field with this writer; there is no struct overlay on
+// the wire. A write that would overflow writes nothing and latches failed(), so an encoder
+// can write a whole record and check once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+namespace netflowd {
+
+class ByteWriter {
+ public:
+  explicit ByteWriter(std::span<std::uint8_t> buffer) : buf_(buffer) {}
+
+  std::size_t size() const { return pos_; }
+  std::size_t remaining() const { return buf_.size() - pos_; }
+  bool failed() const { return failed_; }
+
+  void put_u8(std::uint8_t v) {
+    if (reserve(1)) buf_[pos_++] = v;
+  }
+  void put_u16(std::uint16_t v) {
+    if (!reserve(2)) return;
+    buf_[pos_++] = static_cast<std::uint8_t>(v >> 8);
+    buf_[pos_++] = static_cast<std::uint8_t>(v);
+  }
+  void put_u32(std::uint32_t v) {
+    if (!reserve(4)) return;
+    for (int shift = 24; shift >= 0; shift -= 8) buf_[pos_++] = static_cast<std::uint8_t>(v >> shift);
+  }
+  void put_u64(std::uint64_t v) {
+    if (!reserve(8)) return;
+    for (int shift = 56; shift >= 0; shift -= 8) buf_[pos_++] = static_cast<std::uint8_t>(v >> shift);
+  }
+  void put_bytes(std::span<const std::uint8_t> bytes) {
+    if (!reserve(bytes.size())) return;
+    std::memcpy(buf_.data() + pos_, bytes.data(), bytes.size());
+    pos_ += bytes.size();
+  }
+  void put_zeros(std::size_t n) {
+    if (!reserve(n)) return;
+    std::memset(buf_.data() + pos_, 0, n);
+    pos_ += n;
+  }
+  // Overwrites a 16-bit value at an earlier offset (for length fields known at the end).
+  void patch_u16(std::size_t offset, std::uint16_t v) {
+    if (offset + 2 > pos_) {
+      failed_ = true;
+      return;
+    }
+    buf_[offset] = static_cast<std::uint8_t>(v >> 8);
+    buf_[offset + 1] = static_cast<std::uint8_t>(v);
+  }
+
+ private:
+  bool reserve(std::size_t n) {
+    if (failed_ || n > remaining()) {
+      failed_ = true;
+      return false;
+    }
+    return true;
+  }
+
+  std::span<std::uint8_t> buf_;
+  std::size_t pos_ = 0;
+  bool failed_ = false;
+};
+
+}  // namespace netflowd

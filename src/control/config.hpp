@@ -1,0 +1,30 @@
+// netflowd's typed configuration. Every field is set from a parameter of the table in
+// parameters.cpp, with ipt_NETFLOW's names and defaults.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "transport/destination.hpp"
+
+namespace netflowd {
+
+struct Config {
+  std::vector<Destination> destinations = {Destination{*IpAddress::parse("127.0.0.1"), kDefaultCollectorPort, {}, {}}};
+  int protocol = 5;
+  std::uint32_t active_timeout = 1800;  // seconds
+  std::uint32_t inactive_timeout = 15;  // seconds; 0 = export everything at every scan
+  std::uint64_t maxflows = 2'000'000;   // 0 = unlimited
+  std::uint32_t hashsize = 0;           // initial flow index slots; 0 = automatic
+  std::uint32_t engine_id = 0;
+  int debug = 0;
+  std::uint32_t refresh_rate = 20;  // v9/IPFIX template refresh, packets
+  std::uint32_t timeout_rate = 30;  // v9/IPFIX template refresh, minutes
+  int sndbuf = 0;                   // bytes; 0 = system default
+  // Datagrams per second per destination. Unset: unpaced live, 20000/s when replaying a
+  // file (a replay runs far faster than real time and would overrun a local collector).
+  std::optional<std::uint32_t> export_rate;
+};
+
+}  // namespace netflowd

@@ -1,0 +1,148 @@
+#include "control/parameters.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+#include "common/error.hpp"
+
+namespace netflowd {
+namespace {
+
+std::string normalize(std::string_view name) {
+  std::string s(name);
+  std::replace(s.begin(), s.end(), '-', '_');
+  return s;
+}
+
+// Strict decimal integer in [min, max]; the message names the parameter and the range.
+template <typename T>
+T parse_integer(std::string_view name, std::string_view value, T min, T max) {
+  long long v = 0;
+  const char* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, v);
+  if (value.empty() || ec == std::errc::invalid_argument || ptr != end) {
+    throw ParameterError(std::string(name), "'" + std::string(value) + "' is not an integer");
+  }
+  if (ec == std::errc::result_out_of_range || v < static_cast<long long>(min) || v > static_cast<long long>(max)) {
+    throw ParameterError(std::string(name), "'" + std::string(value) + "' is out of range " + std::to_string(min) +
+                                                ".." + std::to_string(max));
+  }
+  return static_cast<T>(v);
+}
+
+constexpr std::uint32_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+constexpr std::int64_t kMaxSeconds = 10LL * 365 * 24 * 3600;
+
+void set_destination(Config& c, std::string_view v) { c.destinations = parse_destinations(v); }
+
+void set_protocol(Config& c, std::string_view v) {
+  const int p = parse_integer<int>("protocol", v, 0, 255);
+  if (p == 9 || p == 10) {
+    throw ParameterError("protocol",
+                         std::to_string(p) + " (NetFlow v9/IPFIX) is not implemented yet in this version; use 5");
+  }
+  if (p != 5)
+    throw ParameterError("protocol", "must be 5 (NetFlow v5), 9 (NetFlow v9) or 10 (IPFIX), not " + std::string(v));
+  c.protocol = p;
+}
+
+void set_active_timeout(Config& c, std::string_view v) {
+  c.active_timeout = static_cast<std::uint32_t>(parse_integer<std::int64_t>("active_timeout", v, 1, kMaxSeconds));
+}
+void set_inactive_timeout(Config& c, std::string_view v) {
+  c.inactive_timeout = static_cast<std::uint32_t>(parse_integer<std::int64_t>("inactive_timeout", v, 0, kMaxSeconds));
+}
+void set_maxflows(Config& c, std::string_view v) {
+  // Upstream: zero or negative means unlimited.
+  const auto n = parse_integer<std::int64_t>("maxflows", v, std::numeric_limits<std::int64_t>::min() / 2,
+                                             std::numeric_limits<std::int64_t>::max() / 2);
+  c.maxflows = n <= 0 ? 0 : static_cast<std::uint64_t>(n);
+}
+void set_hashsize(Config& c, std::string_view v) {
+  const auto n = parse_integer<std::uint32_t>("hashsize", v, 0, 1u << 30);
+  if (n != 0 && n < 256)
+    throw ParameterError("hashsize", "must be 0 (automatic) or at least 256, not " + std::string(v));
+  c.hashsize = n;
+}
+void set_engine_id(Config& c, std::string_view v) {
+  c.engine_id = parse_integer<std::uint32_t>("engine_id", v, 0, kMaxU32);
+}
+void set_debug(Config& c, std::string_view v) { c.debug = parse_integer<int>("debug", v, 0, 10); }
+void set_refresh_rate(Config& c, std::string_view v) {
+  c.refresh_rate = parse_integer<std::uint32_t>("refresh_rate", v, 1, kMaxU32);
+}
+void set_timeout_rate(Config& c, std::string_view v) {
+  c.timeout_rate = parse_integer<std::uint32_t>("timeout_rate", v, 0, 1'000'000);
+}
+void set_sndbuf(Config& c, std::string_view v) { c.sndbuf = parse_integer<int>("sndbuf", v, 0, 1 << 30); }
+void set_export_rate(Config& c, std::string_view v) {
+  c.export_rate = parse_integer<std::uint32_t>("export_rate", v, 0, 100'000'000);
+}
+
+constexpr ParameterSpec kParameters[] = {
+    {"destination", "127.0.0.1:2055",
+     "collectors, comma-separated: addr[:port][@bind-addr][%iface], IPv6 as [addr]:port", set_destination},
+    {"protocol", "5", "export protocol: 5 (NetFlow v5); 9 and 10 (IPFIX) are not implemented yet", set_protocol},
+    {"active_timeout", "1800", "seconds after which a long-lived flow is exported and restarted", set_active_timeout},
+    {"inactive_timeout", "15", "seconds without packets after which a flow is exported (0: every scan)",
+     set_inactive_timeout},
+    {"maxflows", "2000000",
+     "most flows kept at once; packets of new flows beyond it are dropped and counted (0: no limit)", set_maxflows},
+    {"hashsize", "0", "initial flow index slots (0: automatic); the index grows as flows arrive", set_hashsize},
+    {"engine_id", "0", "v5 engine_id (low 8 bits), v9 source id, IPFIX observation domain id", set_engine_id},
+    {"debug", "0", "log verbosity", set_debug},
+    {"refresh_rate", "20", "v9/IPFIX: re-send templates after this many export packets", set_refresh_rate},
+    {"timeout_rate", "30", "v9/IPFIX: re-send templates after this many minutes", set_timeout_rate},
+    {"sndbuf", "0", "socket send buffer in bytes per destination (0: system default)", set_sndbuf},
+    {"export_rate", "auto", "datagrams per second per destination (0: unpaced; auto: unpaced live, 20000 for --read)",
+     set_export_rate},
+    // ipt_NETFLOW parameters this version does not implement yet: accepted names, clear refusal.
+    {"aggregation", "", "aggregation rules (not implemented yet)", nullptr},
+    {"sampler", "", "flow sampler (not implemented yet)", nullptr},
+    {"snmp_rules", "", "interface index rules (not implemented yet)", nullptr},
+    {"natevents", "0", "NAT events from conntrack (not implemented yet)", nullptr},
+    {"promisc", "0", "promiscuous capture (not implemented yet)", nullptr},
+    {"exportcpu", "-1", "CPU to pin the export thread to (not implemented yet)", nullptr},
+    {"scan_min", "1", "minimum delay between export scans (not implemented yet)", nullptr},
+};
+
+}  // namespace
+
+std::span<const ParameterSpec> parameter_table() { return kParameters; }
+
+const ParameterSpec* find_parameter(std::string_view name) {
+  const std::string n = normalize(name);
+  for (const auto& p : kParameters) {
+    if (p.name == n) return &p;
+  }
+  return nullptr;
+}
+
+void apply_parameter(Config& config, std::string_view assignment) {
+  const std::size_t eq = assignment.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    throw ParameterError(std::string(assignment), "expected name=value");
+  }
+  const std::string_view name = assignment.substr(0, eq);
+  const ParameterSpec* spec = find_parameter(name);
+  if (spec == nullptr) throw ParameterError(std::string(name), "unknown parameter (see --help)");
+  if (spec->apply == nullptr) {
+    throw ParameterError(std::string(spec->name),
+                         "is an ipt_NETFLOW parameter that this version does not implement yet");
+  }
+  spec->apply(config, assignment.substr(eq + 1));
+}
+
+std::string parameters_help() {
+  std::string s;
+  for (const auto& p : kParameters) {
+    std::string line =
+        "  " + std::string(p.name) + "=" + std::string(p.default_value.empty() ? "\"\"" : p.default_value);
+    if (line.size() < 34) line.resize(34, ' ');
+    s += line + " " + std::string(p.help) + "\n";
+  }
+  return s;
+}
+
+}  // namespace netflowd

@@ -1,0 +1,36 @@
+// The one table of parameters: names, defaults, help and validation.
+//
+// Names are ipt_NETFLOW's; underscore and hyphen spellings are the same parameter
+// (active_timeout = active-timeout, refresh-rate = refresh_rate).
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "control/config.hpp"
+
+namespace netflowd {
+
+struct ParameterSpec {
+  std::string_view name;           // canonical spelling
+  std::string_view default_value;  // as a user would write it
+  std::string_view help;
+  // Applies a textual value to the config; throws ParameterError naming the parameter.
+  // nullptr: a known ipt_NETFLOW parameter that this version does not implement yet.
+  void (*apply)(Config& config, std::string_view value);
+};
+
+std::span<const ParameterSpec> parameter_table();
+
+// Finds a parameter by any accepted spelling; nullptr if unknown.
+const ParameterSpec* find_parameter(std::string_view name);
+
+// Applies one "name=value" argument. Throws ParameterError (unknown name, bad value,
+// not implemented).
+void apply_parameter(Config& config, std::string_view assignment);
+
+// Text for --help: one line per parameter with its default.
+std::string parameters_help();
+
+}  // namespace netflowd

@@ -1,0 +1,50 @@
+// The encoder interface shared by NetFlow v5, v9 and IPFIX.
+//
+// Thread affinity: one encoder per export thread. An encoder fills its datagram buffer with
+// records and hands full datagrams to its DatagramSink.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "export/datagram_sink.hpp"
+#include "flow/flow_record.hpp"
+
+namespace netflowd {
+
+struct ExportConfig {
+  int protocol = 5;             // 5, 9 or 10 (IPFIX)
+  std::uint32_t engine_id = 0;  // v5 engine_id (low 8 bits), v9 source id, IPFIX domain id
+  TimeUs boot_time = 0;         // zero of the sysUptime clock (v5/v9)
+};
+
+struct EncoderStats {
+  std::uint64_t records = 0;    // flow records encoded
+  std::uint64_t datagrams = 0;  // datagrams handed to the sink
+  std::uint64_t packets = 0;    // packets and bytes of the encoded flow records
+  std::uint64_t bytes = 0;
+  // Flows this protocol cannot carry (IPv6 in NetFlow v5): counted, never truncated.
+  std::uint64_t not_exportable_flows = 0;
+  std::uint64_t not_exportable_packets = 0;
+  std::uint64_t not_exportable_bytes = 0;
+};
+
+class FlowEncoder {
+ public:
+  virtual ~FlowEncoder() = default;
+  // Encodes one record at time `now`; sends the datagram when it becomes full.
+  virtual void add(const FlowRecord& record, TimeUs now) = 0;
+  // Sends the partly filled datagram, if any.
+  virtual void flush(TimeUs now) = 0;
+  // Time the oldest pending record was added, or -1 if nothing is pending.
+  virtual TimeUs pending_since() const = 0;
+  const EncoderStats& stats() const { return stats_; }
+
+ protected:
+  EncoderStats stats_;
+};
+
+// Throws ParameterError("protocol", ...) for a protocol it cannot encode.
+std::unique_ptr<FlowEncoder> make_flow_encoder(const ExportConfig& config, DatagramSink& sink);
+
+}  // namespace netflowd

@@ -1,0 +1,22 @@
+// What the capture source knows about a packet beyond its bytes.
+#pragma once
+
+#include <cstdint>
+
+#include "common/time.hpp"
+
+namespace netflowd {
+
+// flowDirection values (IE 61), plus upstream's 255 for the FORWARD hook.
+enum class FlowDirection : std::uint8_t { ingress = 0, egress = 1, forward = 255 };
+
+inline constexpr std::uint32_t kNoInterface = 0;  // ifIndex 0: unknown / none (RFC 2863)
+
+struct PacketMeta {
+  TimeUs timestamp = 0;
+  std::uint32_t in_ifindex = kNoInterface;
+  std::uint32_t out_ifindex = kNoInterface;
+  FlowDirection direction = FlowDirection::ingress;
+};
+
+}  // namespace netflowd

@@ -1,0 +1,62 @@
+// Pieces of the parser shared between its translation units. Not part of the module's API.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "packet/parse_status.hpp"
+#include "packet/parsed_packet.hpp"
+
+namespace netflowd::parse_detail {
+
+// A bounds-aware view of the frame. `captured` bytes are readable; `wire` is how long the
+// frame really was. Every read is preceded by has().
+struct Frame {
+  const std::uint8_t* data;
+  std::size_t captured;
+  std::size_t wire;
+
+  bool has(std::size_t offset, std::size_t n) const { return offset <= captured && n <= captured - offset; }
+  std::uint8_t u8(std::size_t off) const { return data[off]; }
+  std::uint16_t u16(std::size_t off) const { return static_cast<std::uint16_t>((data[off] << 8) | data[off + 1]); }
+  std::uint32_t u32(std::size_t off) const {
+    return (std::uint32_t{data[off]} << 24) | (std::uint32_t{data[off + 1]} << 16) |
+           (std::uint32_t{data[off + 2]} << 8) | data[off + 3];
+  }
+};
+
+inline constexpr std::uint16_t kEtherIpv4 = 0x0800;
+inline constexpr std::uint16_t kEtherIpv6 = 0x86DD;
+inline constexpr std::uint16_t kEther8021Q = 0x8100;
+inline constexpr std::uint16_t kEther8021AD = 0x88A8;
+inline constexpr std::uint16_t kEtherQinQOld = 0x9100;
+inline constexpr std::uint16_t kEtherMplsUnicast = 0x8847;
+inline constexpr std::uint16_t kEtherMplsMulticast = 0x8848;
+
+// IP protocol numbers the parser cares about.
+inline constexpr std::uint8_t kProtoIcmp = 1;
+inline constexpr std::uint8_t kProtoIgmp = 2;
+inline constexpr std::uint8_t kProtoTcp = 6;
+inline constexpr std::uint8_t kProtoUdp = 17;
+inline constexpr std::uint8_t kProtoIpv6Hop = 0;
+inline constexpr std::uint8_t kProtoIpv6Route = 43;
+inline constexpr std::uint8_t kProtoIpv6Frag = 44;
+inline constexpr std::uint8_t kProtoEsp = 50;
+inline constexpr std::uint8_t kProtoAh = 51;
+inline constexpr std::uint8_t kProtoIcmpv6 = 58;
+inline constexpr std::uint8_t kProtoIpv6Dst = 60;
+inline constexpr std::uint8_t kProtoSctp = 132;
+inline constexpr std::uint8_t kProtoUdpLite = 136;
+
+// Walks Ethernet / VLAN / MPLS from `offset` with the given EtherType already read.
+// On ok, `l3_offset` is where the IP header starts and out.ethertype says which.
+ParseStatus parse_ethertype_chain(const Frame& f, std::size_t offset, std::uint16_t ethertype, ParsedPacket& out,
+                                  std::size_t& l3_offset);
+
+ParseStatus parse_ipv4(const Frame& f, std::size_t offset, ParsedPacket& out);
+ParseStatus parse_ipv6(const Frame& f, std::size_t offset, ParsedPacket& out);
+
+// Transport header at `offset`; `end` bounds it (end of the IP datagram or of the capture).
+ParseStatus parse_l4(const Frame& f, std::size_t offset, std::size_t end, ParsedPacket& out);
+
+}  // namespace netflowd::parse_detail

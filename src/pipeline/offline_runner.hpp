@@ -1,0 +1,22 @@
+// Meters a capture file from start to end: the --read mode.
+//
+// Packet timestamps drive the clock, so timeouts behave as they would have live. At the end
+// every flow still in the cache is exported (reason forced_end) and the last datagram sent.
+#pragma once
+
+#include "capture/capture_source.hpp"
+#include "control/config.hpp"
+#include "export/datagram_sink.hpp"
+#include "pipeline/run_summary.hpp"
+
+namespace netflowd {
+
+// How often (in capture time) the cache is swept for expired flows, and how long a partly
+// filled datagram may wait for more records before it is sent anyway.
+inline constexpr TimeUs kScanInterval = 100 * kUsPerMs;
+inline constexpr TimeUs kMaxPendingDelay = kUsPerSecond;
+
+// Runs the capture through parser, flow cache and encoder into `sink`.
+RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink& sink);
+
+}  // namespace netflowd

@@ -1,0 +1,63 @@
+#include "pipeline/run_summary.hpp"
+
+namespace netflowd {
+
+std::string format_summary_human(const RunSummary& s) {
+  std::string out = "netflowd: " + std::to_string(s.frames) + " packets read, " + std::to_string(s.cache.packets) +
+                    " metered (" + std::to_string(s.cache.bytes) + " bytes) into " +
+                    std::to_string(s.cache.flows_created) + " flows; " + std::to_string(s.encoder.records) +
+                    " records exported in " + std::to_string(s.encoder.datagrams) + " datagrams";
+  if (s.encoder.not_exportable_flows != 0) {
+    out += "; " + std::to_string(s.encoder.not_exportable_flows) + " flows (" +
+           std::to_string(s.encoder.not_exportable_packets) + " packets) not exportable in this protocol (IPv6 in v5)";
+  }
+  out += "; dropped " + std::to_string(s.dropped());
+  std::string reasons;
+  for (std::size_t i = 1; i < kParseStatusCount; ++i) {
+    if (s.parse.by_status[i] == 0) continue;
+    if (!reasons.empty()) reasons += ", ";
+    reasons += std::string(to_string(static_cast<ParseStatus>(i))) + " " + std::to_string(s.parse.by_status[i]);
+  }
+  if (s.cache.maxflows_dropped_packets != 0) {
+    if (!reasons.empty()) reasons += ", ";
+    reasons += "maxflows " + std::to_string(s.cache.maxflows_dropped_packets);
+  }
+  if (!reasons.empty()) out += " (" + reasons + ")";
+  if (s.send_errors != 0 || s.transport.lost_datagrams != 0) {
+    out += "; send errors " + std::to_string(s.send_errors) + ", datagrams lost " +
+           std::to_string(s.transport.lost_datagrams);
+  }
+  return out;
+}
+
+std::string format_summary_machine(const RunSummary& s) {
+  std::string out = "netflowd: summary";
+  auto add = [&out](std::string_view key, std::uint64_t v) {
+    out += ' ';
+    out += key;
+    out += '=';
+    out += std::to_string(v);
+  };
+  add("packets", s.frames);
+  add("metered", s.cache.packets);
+  add("bytes", s.cache.bytes);
+  add("flows", s.cache.flows_created);
+  add("records", s.encoder.records);
+  add("datagrams", s.encoder.datagrams);
+  add("not_exportable_flows", s.encoder.not_exportable_flows);
+  add("not_exportable_packets", s.encoder.not_exportable_packets);
+  add("not_exportable_bytes", s.encoder.not_exportable_bytes);
+  add("dropped", s.dropped());
+  add("non_ip", s.parse[ParseStatus::non_ip]);
+  add("malformed", s.parse.malformed());
+  add("maxflows", s.cache.maxflows_dropped_packets);
+  add("send_errors", s.send_errors);
+  add("lost_datagrams", s.transport.lost_datagrams);
+  add("lost_flows", s.transport.lost_flows);
+  for (std::size_t i = 2; i < kParseStatusCount; ++i) {
+    add("drop_" + std::string(to_string(static_cast<ParseStatus>(i))), s.parse.by_status[i]);
+  }
+  return out;
+}
+
+}  // namespace netflowd

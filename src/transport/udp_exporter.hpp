@@ -1,0 +1,76 @@
+// UDP transport: one connected socket per destination; every datagram goes to all of them
+// (mirroring, reference section 3), with per-destination error accounting.
+//
+// Thread affinity: owned and used by the export thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+#include "export/datagram_sink.hpp"
+#include "transport/destination.hpp"
+
+namespace netflowd {
+
+struct SocketStats {
+  std::uint64_t sent_datagrams = 0;
+  std::uint64_t sent_bytes = 0;
+  std::uint64_t err_sndbuf = 0;   // send buffer full (EAGAIN/ENOBUFS): datagram not sent there
+  std::uint64_t err_connect = 0;  // failed connect attempts (no route, ...)
+  std::uint64_t err_cberr = 0;    // asynchronous ICMP errors such as port unreachable
+  std::uint64_t err_other = 0;
+  bool connected = false;
+  int sndbuf = 0;  // SO_SNDBUF as the kernel reports it
+};
+
+struct ExportTotals {
+  std::uint64_t datagrams = 0;       // handed to the transport
+  std::uint64_t flow_records = 0;    // in datagrams that reached at least one destination
+  std::uint64_t lost_datagrams = 0;  // reached no destination
+  std::uint64_t lost_flows = 0;
+  std::uint64_t lost_packets = 0;
+  std::uint64_t lost_bytes = 0;
+};
+
+struct UdpExporterOptions {
+  int sndbuf = 0;          // bytes; 0 keeps the system default
+  std::uint32_t rate = 0;  // datagrams per second per destination; 0 = unpaced
+  // Wait for send-buffer space instead of dropping (offline replay: nothing may be lost).
+  bool wait_when_full = false;
+};
+
+class UdpExporter final : public DatagramSink {
+ public:
+  // Throws SetupError when a socket cannot be created or bound (a missing %interface, a bind
+  // address that is not local). An unreachable destination is not an error: it is retried.
+  UdpExporter(std::vector<Destination> destinations, UdpExporterOptions options);
+
+  void send(std::span<const std::uint8_t> datagram, const DatagramContents& contents) override;
+
+  std::size_t size() const { return sockets_.size(); }
+  const Destination& destination(std::size_t i) const { return sockets_[i].destination; }
+  const SocketStats& socket_stats(std::size_t i) const { return sockets_[i].stats; }
+  const ExportTotals& totals() const { return totals_; }
+  std::uint64_t errors() const;  // all send failures, for a one-line summary
+
+ private:
+  struct Socket {
+    Destination destination;
+    UniqueFd fd;
+    SocketStats stats;
+  };
+  void open(Socket& s);
+  bool try_connect(Socket& s);
+  bool send_one(Socket& s, std::span<const std::uint8_t> datagram);
+  void pace();
+
+  std::vector<Socket> sockets_;
+  UdpExporterOptions options_;
+  ExportTotals totals_;
+  std::chrono::steady_clock::time_point next_send_{};
+};
+
+}  // namespace netflowd

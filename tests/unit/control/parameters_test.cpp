@@ -1,0 +1,74 @@
+#include "control/parameters.hpp"
+
+#include <gtest/gtest.h>
+
+#include "common/error.hpp"
+
+namespace netflowd {
+namespace {
+
+std::string error_name(std::string_view assignment) {
+  Config c;
+  try {
+    apply_parameter(c, assignment);
+  } catch (const ParameterError& e) {
+    return e.name();
+  }
+  return "(accepted)";
+}
+
+TEST(Parameters, DefaultsMatchIptNetflow) {
+  const Config c;
+  EXPECT_EQ(c.protocol, 5);
+  EXPECT_EQ(c.active_timeout, 1800u);
+  EXPECT_EQ(c.inactive_timeout, 15u);
+  EXPECT_EQ(c.maxflows, 2'000'000u);
+  EXPECT_EQ(c.refresh_rate, 20u);
+  EXPECT_EQ(c.timeout_rate, 30u);
+  ASSERT_EQ(c.destinations.size(), 1u);
+  EXPECT_EQ(c.destinations[0].to_string(), "127.0.0.1:2055");
+}
+
+TEST(Parameters, BothSpellingsAreAccepted) {
+  Config c;
+  apply_parameter(c, "active-timeout=60");
+  apply_parameter(c, "inactive_timeout=5");
+  apply_parameter(c, "refresh-rate=7");
+  apply_parameter(c, "engine_id=300");
+  apply_parameter(c, "maxflows=0");
+  apply_parameter(c, "destination=127.0.0.1:9995,[::1]:9996");
+  EXPECT_EQ(c.active_timeout, 60u);
+  EXPECT_EQ(c.inactive_timeout, 5u);
+  EXPECT_EQ(c.refresh_rate, 7u);
+  EXPECT_EQ(c.engine_id, 300u);
+  EXPECT_EQ(c.maxflows, 0u);
+  EXPECT_EQ(c.destinations.size(), 2u);
+  apply_parameter(c, "maxflows=-5");
+  EXPECT_EQ(c.maxflows, 0u) << "negative means unlimited, as upstream";
+}
+
+TEST(Parameters, BadValuesNameTheParameter) {
+  EXPECT_EQ(error_name("protocol=7"), "protocol");
+  EXPECT_EQ(error_name("active_timeout=abc"), "active_timeout");
+  EXPECT_EQ(error_name("active_timeout=0"), "active_timeout");
+  EXPECT_EQ(error_name("inactive-timeout=-1"), "inactive_timeout");
+  EXPECT_EQ(error_name("hashsize=100"), "hashsize");
+  EXPECT_EQ(error_name("maxflows=-x"), "maxflows");
+  EXPECT_EQ(error_name("engine_id=4294967296"), "engine_id");
+  EXPECT_EQ(error_name("destination=300.1.1.1:2055"), "destination");
+  EXPECT_EQ(error_name("nosuch=1"), "nosuch");
+  EXPECT_EQ(error_name("justaword"), "justaword");
+  EXPECT_EQ(error_name("sampler=random:10"), "sampler") << "known but not implemented yet: refused, not ignored";
+}
+
+TEST(Parameters, EveryTableEntryIsFoundByBothSpellings) {
+  for (const auto& p : parameter_table()) {
+    std::string hyphen(p.name);
+    std::replace(hyphen.begin(), hyphen.end(), '_', '-');
+    EXPECT_EQ(find_parameter(p.name), &p);
+    EXPECT_EQ(find_parameter(hyphen), &p);
+  }
+}
+
+}  // namespace
+}  // namespace netflowd
