@@ -12,9 +12,9 @@ ROOT=$(pwd)
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config   # toolchain
-  libpcap-dev                                    # capture files
+  libpcap-dev libmnl-dev                         # capture files, rtnetlink
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
-  nfdump tshark                                  # independent decoders used by the tests and the demo
+  nfdump tshark pmacct                           # independent decoders used by the tests and the demo
   python3 iproute2 procps clang-format           # test scripts, ss, format check
 )
 

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "capture/netlink/interface_table.hpp"
 #include "capture/pcap/pcap_file_source.hpp"
 #include "common/error.hpp"
 #include "control/parameters.hpp"
@@ -44,6 +45,7 @@ void print_usage(std::FILE* out) {
 struct CommandLine {
   std::string read_file;
   netflowd::Config config;
+  CommandLine() { config.observation_domain_name = std::string("netflowd ") + NETFLOWD_VERSION; }
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -92,7 +94,8 @@ int main(int argc, char** argv) {
     transport_options.wait_when_full = true;  // a replay has time to wait; nothing may be lost
     UdpExporter exporter(cl.config.destinations, transport_options);
 
-    RunSummary summary = run_offline(source, cl.config, exporter);
+    const std::vector<InterfaceInfo> interfaces = read_interfaces();
+    RunSummary summary = run_offline(source, cl.config, exporter, interfaces);
     summary.transport = exporter.totals();
     summary.send_errors = exporter.errors();
     if (!summary.capture_error.empty()) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "transport/destination.hpp"
@@ -25,6 +26,13 @@ struct Config {
   // Datagrams per second per destination. Unset: unpaced live, 20000/s when replaying a
   // file (a replay runs far faster than real time and would overrun a local collector).
   std::optional<std::uint32_t> export_rate;
+  // NetFlow v9 / IPFIX
+  std::uint32_t payload_size = 1400;                 // bytes after the message header (upstream's fixed 1400)
+  bool macaddress = false;                           // export (and key on) MAC addresses
+  bool vlan = false;                                 // export VLAN ids and priorities
+  bool direction = false;                            // export flowDirection
+  std::uint32_t mpls_depth = 0;                      // export (and key on) this many MPLS labels, 0..3
+  std::string observation_domain_name = "netflowd";  // set by the program to name and version
 };
 
 }  // namespace netflowd

@@ -38,13 +38,21 @@ void set_destination(Config& c, std::string_view v) { c.destinations = parse_des
 
 void set_protocol(Config& c, std::string_view v) {
   const int p = parse_integer<int>("protocol", v, 0, 255);
-  if (p == 9 || p == 10) {
-    throw ParameterError("protocol",
-                         std::to_string(p) + " (NetFlow v9/IPFIX) is not implemented yet in this version; use 5");
-  }
-  if (p != 5)
+  if (p != 5 && p != 9 && p != 10) {
     throw ParameterError("protocol", "must be 5 (NetFlow v5), 9 (NetFlow v9) or 10 (IPFIX), not " + std::string(v));
+  }
   c.protocol = p;
+}
+
+bool parse_bool(std::string_view name, std::string_view v) { return parse_integer<int>(name, v, 0, 1) == 1; }
+void set_payload_size(Config& c, std::string_view v) {
+  c.payload_size = parse_integer<std::uint32_t>("payload_size", v, 512, 65000);
+}
+void set_macaddress(Config& c, std::string_view v) { c.macaddress = parse_bool("macaddress", v); }
+void set_vlan(Config& c, std::string_view v) { c.vlan = parse_bool("vlan", v); }
+void set_direction(Config& c, std::string_view v) { c.direction = parse_bool("direction", v); }
+void set_mpls_depth(Config& c, std::string_view v) {
+  c.mpls_depth = parse_integer<std::uint32_t>("mpls_depth", v, 0, 3);
 }
 
 void set_active_timeout(Config& c, std::string_view v) {
@@ -83,7 +91,7 @@ void set_export_rate(Config& c, std::string_view v) {
 constexpr ParameterSpec kParameters[] = {
     {"destination", "127.0.0.1:2055",
      "collectors, comma-separated: addr[:port][@bind-addr][%iface], IPv6 as [addr]:port", set_destination},
-    {"protocol", "5", "export protocol: 5 (NetFlow v5); 9 and 10 (IPFIX) are not implemented yet", set_protocol},
+    {"protocol", "5", "export protocol: 5 (NetFlow v5), 9 (NetFlow v9) or 10 (IPFIX)", set_protocol},
     {"active_timeout", "1800", "seconds after which a long-lived flow is exported and restarted", set_active_timeout},
     {"inactive_timeout", "15", "seconds without packets after which a flow is exported (0: every scan)",
      set_inactive_timeout},
@@ -97,6 +105,13 @@ constexpr ParameterSpec kParameters[] = {
     {"sndbuf", "0", "socket send buffer in bytes per destination (0: system default)", set_sndbuf},
     {"export_rate", "auto", "datagrams per second per destination (0: unpaced; auto: unpaced live, 20000 for --read)",
      set_export_rate},
+    {"payload_size", "1400", "v9/IPFIX: most bytes of a message after its header", set_payload_size},
+    {"macaddress", "0", "v9/IPFIX: 1 exports source/destination MAC and EtherType (MACs become flow keys)",
+     set_macaddress},
+    {"vlan", "0", "v9/IPFIX: 1 exports VLAN ids (v9 vlanId; IPFIX dot1q ids and priorities) and EtherType", set_vlan},
+    {"direction", "0", "v9/IPFIX: 1 exports flowDirection", set_direction},
+    {"mpls_depth", "0", "v9/IPFIX: export the top N (0..3) MPLS labels and the top TTL (labels become flow keys)",
+     set_mpls_depth},
     // ipt_NETFLOW parameters this version does not implement yet: accepted names, clear refusal.
     {"aggregation", "", "aggregation rules (not implemented yet)", nullptr},
     {"sampler", "", "flow sampler (not implemented yet)", nullptr},

@@ -14,12 +14,28 @@ struct DatagramContents {
   std::uint32_t flow_records = 0;
   std::uint64_t packets = 0;  // sum of the flow records' packet counts
   std::uint64_t bytes = 0;
+  TimeUs time = 0;  // clock time at which the encoder sent it
+};
+
+// What happened to the datagrams, as the transport saw it.
+struct ExportTotals {
+  std::uint64_t datagrams = 0;  // handed to the transport
+  std::uint64_t delivered = 0;  // reached at least one destination
+  std::uint64_t delivered_bytes = 0;
+  std::uint64_t flow_records = 0;    // in datagrams that reached at least one destination
+  std::uint64_t lost_datagrams = 0;  // reached no destination
+  std::uint64_t lost_flows = 0;
+  std::uint64_t lost_packets = 0;
+  std::uint64_t lost_bytes = 0;
+  TimeUs first_lost = 0;
+  TimeUs last_lost = 0;
 };
 
 class DatagramSink {
  public:
   virtual ~DatagramSink() = default;
   virtual void send(std::span<const std::uint8_t> datagram, const DatagramContents& contents) = 0;
+  virtual ExportTotals totals() const { return {}; }
 };
 
 }  // namespace netflowd

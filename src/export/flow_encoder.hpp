@@ -6,8 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "export/datagram_sink.hpp"
+#include "export/export_context.hpp"
+#include "export/template/data_template.hpp"
 #include "flow/flow_record.hpp"
 
 namespace netflowd {
@@ -16,6 +19,13 @@ struct ExportConfig {
   int protocol = 5;             // 5, 9 or 10 (IPFIX)
   std::uint32_t engine_id = 0;  // v5 engine_id (low 8 bits), v9 source id, IPFIX domain id
   TimeUs boot_time = 0;         // zero of the sysUptime clock (v5/v9)
+  TimeUs start_time = 0;        // when metering started (options records)
+  // v9/IPFIX only:
+  std::size_t payload_size = 1400;  // bytes after the message header
+  std::uint32_t refresh_rate = 20;  // re-send a template after this many messages
+  std::uint32_t timeout_rate = 30;  // ... or after this many minutes (0: never by time)
+  TemplateFeatures features;
+  std::string observation_domain_name = "netflowd";  // observationDomainName (IE 300)
 };
 
 struct EncoderStats {
@@ -27,6 +37,8 @@ struct EncoderStats {
   std::uint64_t not_exportable_flows = 0;
   std::uint64_t not_exportable_packets = 0;
   std::uint64_t not_exportable_bytes = 0;
+  std::uint64_t options_records = 0;  // v9/IPFIX options data records
+  std::uint64_t templates = 0;        // template ids allocated
 };
 
 class FlowEncoder {
@@ -38,6 +50,8 @@ class FlowEncoder {
   virtual void flush(TimeUs now) = 0;
   // Time the oldest pending record was added, or -1 if nothing is pending.
   virtual TimeUs pending_since() const = 0;
+  // Called at every expiry scan: periodic options records and template refresh. v5 has none.
+  virtual void tick(TimeUs /*now*/, const ExportContext& /*context*/) {}
   const EncoderStats& stats() const { return stats_; }
 
  protected:

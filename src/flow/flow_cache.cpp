@@ -161,7 +161,7 @@ void FlowCache::remove_flow(std::uint32_t id, FlowEndReason reason, std::vector<
 }
 
 MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta, std::vector<FlowRecord>& ended) {
-  const FlowKey key = make_flow_key(packet, meta.in_ifindex);
+  const FlowKey key = make_flow_key(packet, meta.in_ifindex, config_.key_options);
   const std::uint64_t hash = hash_flow_key(key);
   std::size_t slot = 0;
   const std::uint32_t found = find(key, hash, slot);

@@ -34,6 +34,7 @@ struct FlowCacheConfig {
   // A flow is ended (reason active_timeout) before its packet or byte count would pass this,
   // so 32-bit counters (NetFlow v5) never wrap.
   std::uint64_t counter_limit = UINT64_MAX;
+  FlowKeyOptions key_options;
 };
 
 struct FlowCacheStats {

@@ -1,8 +1,10 @@
 // The flow key: the fields that decide which flow a packet belongs to (reference 6.1).
 //
-// Compact and trivially comparable: 48 bytes, no implicit padding, so equality and hashing
-// can work on whole words. Output interface, next hop, flow label, TCP flags and options are
-// not key fields; they come from a flow's packets.
+// Trivially comparable: 72 bytes, no implicit padding, so equality and hashing work on whole
+// words. MAC addresses and MPLS labels are key fields only when their export is enabled
+// (upstream's --enable-macaddress / --promisc-mpls); otherwise they stay zero. Output
+// interface, next hop, flow label, TCP flags and options are not key fields; they come from
+// a flow's packets.
 #pragma once
 
 #include <array>
@@ -24,13 +26,22 @@ struct FlowKey {
   std::uint8_t protocol = 0;
   std::uint8_t tos = 0;
   IpFamily family = IpFamily::none;
-  std::uint8_t reserved = 0;  // keeps the struct free of implicit padding
+  std::uint8_t reserved = 0;                         // keeps the struct free of implicit padding
+  std::array<std::uint32_t, kMaxMplsLabels> mpls{};  // full label stack entries, top first
+  std::array<std::uint8_t, 6> src_mac{};
+  std::array<std::uint8_t, 6> dst_mac{};
 
   bool operator==(const FlowKey&) const = default;
 };
-static_assert(sizeof(FlowKey) == 48, "FlowKey must stay compact and padding-free");
+static_assert(sizeof(FlowKey) == 72, "FlowKey must stay compact and padding-free");
 
-FlowKey make_flow_key(const ParsedPacket& packet, std::uint32_t in_ifindex);
+// Which optional fields take part in the key.
+struct FlowKeyOptions {
+  bool mac = false;
+  std::uint8_t mpls_labels = 0;  // 0..kMaxMplsLabels
+};
+
+FlowKey make_flow_key(const ParsedPacket& packet, std::uint32_t in_ifindex, const FlowKeyOptions& options = {});
 
 // 64-bit hash of the whole key. Fixed seed: results are reproducible run to run.
 std::uint64_t hash_flow_key(const FlowKey& key);

@@ -25,7 +25,7 @@ struct FlowRecord {
   TimeUs last = 0;
   std::uint32_t out_ifindex = kNoInterface;  // of the first packet
   std::uint32_t ipv4_options = 0;            // ORed over packets (ParsedPacket layout)
-  std::uint32_t tcp_options = 0;             // ORed over packets
+  std::uint64_t tcp_options = 0;             // ORed over packets
   std::uint32_t ipv6_ext = 0;                // ORed over packets
   std::uint32_t flow_label = 0;              // of the first packet
   std::uint32_t ipsec_spi = 0;

@@ -43,10 +43,9 @@ std::uint32_t final_header_bit(std::uint8_t proto) {
     case 103:  // PIM
     case 115:  // L2TP
       return 0;
-    case 135: return 1u << kExtMobility;
     case kProtoEsp: return 1u << kExtEsp;
-    case 108: return 1u << kExtIpcomp;
-    default: return 1u << kExtUnknown;  // includes No Next Header (59)
+    case 108: return 1u << kExtPayloadCompression;
+    default: return 1u << kExtUnknown;  // includes No Next Header (59) and Mobility (135)
   }
 }
 

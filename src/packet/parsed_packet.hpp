@@ -14,8 +14,9 @@ namespace netflowd {
 inline constexpr std::size_t kMaxVlanTags = 2;
 inline constexpr std::size_t kMaxMplsLabels = 3;  // upstream MPLS_DEPTH default
 
-// Bit positions of ipv6ExtensionHeaders (IE 64) as numbered in RFC 5102 section 5.8.x.
-// The value is kept as "1 << position"; the encoder maps it to the wire layout.
+// Bit numbers of ipv6ExtensionHeaders (IE 64) from the table of RFC 5102 section 5.8.x
+// (bits 11..31 reserved; headers it does not list, such as Mobility, count as UNK). The
+// parser keeps "1 << number"; the encoder maps numbers to the wire layout.
 enum Ipv6ExtBit : std::uint8_t {
   kExtDst = 0,
   kExtHop = 1,
@@ -23,10 +24,9 @@ enum Ipv6ExtBit : std::uint8_t {
   kExtFragFirst = 4,
   kExtRouting = 5,
   kExtFragLater = 6,
-  kExtMobility = 12,
-  kExtEsp = 13,
-  kExtAh = 14,
-  kExtIpcomp = 15,
+  kExtPayloadCompression = 8,  // IPComp
+  kExtAh = 9,
+  kExtEsp = 10,
 };
 
 struct ParsedPacket {
@@ -46,7 +46,7 @@ struct ParsedPacket {
   std::uint32_t ip_length = 0;
 
   std::uint8_t tcp_flags = 0;      // TCP header byte 13 (CWR..FIN)
-  std::uint32_t tcp_options = 0;   // bit k set when option kind k (< 32) is present
+  std::uint64_t tcp_options = 0;   // bit k set when option kind k (< 64) is present
   std::uint32_t ipv4_options = 0;  // bit n set for IPv4 option number n (type & 0x1f)
   std::uint32_t ipv6_ext = 0;      // Ipv6ExtBit positions
   std::uint32_t flow_label = 0;    // 20-bit IPv6 flow label

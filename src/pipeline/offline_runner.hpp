@@ -4,7 +4,10 @@
 // every flow still in the cache is exported (reason forced_end) and the last datagram sent.
 #pragma once
 
+#include <vector>
+
 #include "capture/capture_source.hpp"
+#include "common/interface_info.hpp"
 #include "control/config.hpp"
 #include "export/datagram_sink.hpp"
 #include "pipeline/run_summary.hpp"
@@ -17,6 +20,8 @@ inline constexpr TimeUs kScanInterval = 100 * kUsPerMs;
 inline constexpr TimeUs kMaxPendingDelay = kUsPerSecond;
 
 // Runs the capture through parser, flow cache and encoder into `sink`.
-RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink& sink);
+// `interfaces` feeds the v9/IPFIX interface options records.
+RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink& sink,
+                       const std::vector<InterfaceInfo>& interfaces = {});
 
 }  // namespace netflowd

@@ -128,8 +128,12 @@ void UdpExporter::send(std::span<const std::uint8_t> datagram, const DatagramCon
   bool delivered = false;
   for (Socket& s : sockets_) delivered |= send_one(s, datagram);
   if (delivered) {
+    ++totals_.delivered;
+    totals_.delivered_bytes += datagram.size();
     totals_.flow_records += contents.flow_records;
   } else {
+    if (totals_.lost_datagrams == 0) totals_.first_lost = contents.time;
+    totals_.last_lost = contents.time;
     ++totals_.lost_datagrams;
     totals_.lost_flows += contents.flow_records;
     totals_.lost_packets += contents.packets;

@@ -26,15 +26,6 @@ struct SocketStats {
   int sndbuf = 0;  // SO_SNDBUF as the kernel reports it
 };
 
-struct ExportTotals {
-  std::uint64_t datagrams = 0;       // handed to the transport
-  std::uint64_t flow_records = 0;    // in datagrams that reached at least one destination
-  std::uint64_t lost_datagrams = 0;  // reached no destination
-  std::uint64_t lost_flows = 0;
-  std::uint64_t lost_packets = 0;
-  std::uint64_t lost_bytes = 0;
-};
-
 struct UdpExporterOptions {
   int sndbuf = 0;          // bytes; 0 keeps the system default
   std::uint32_t rate = 0;  // datagrams per second per destination; 0 = unpaced
@@ -53,7 +44,7 @@ class UdpExporter final : public DatagramSink {
   std::size_t size() const { return sockets_.size(); }
   const Destination& destination(std::size_t i) const { return sockets_[i].destination; }
   const SocketStats& socket_stats(std::size_t i) const { return sockets_[i].stats; }
-  const ExportTotals& totals() const { return totals_; }
+  ExportTotals totals() const override { return totals_; }
   std::uint64_t errors() const;  // all send failures, for a one-line summary
 
  private:

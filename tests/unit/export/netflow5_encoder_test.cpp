@@ -24,6 +24,14 @@ std::uint16_t be16(const std::vector<std::uint8_t>& b, std::size_t off) {
 
 constexpr TimeUs kBoot = 1'700'000'000LL * kUsPerSecond;
 
+ExportConfig v5_config(std::uint32_t engine_id) {
+  ExportConfig c;
+  c.protocol = 5;
+  c.engine_id = engine_id;
+  c.boot_time = kBoot;
+  return c;
+}
+
 FlowRecord v4_record(std::uint8_t last_octet) {
   FlowRecord r;
   r.key.family = IpFamily::v4;
@@ -45,7 +53,7 @@ FlowRecord v4_record(std::uint8_t last_octet) {
 
 TEST(Netflow5Encoder, HeaderAndRecordLayout) {
   CollectingSink sink;
-  Netflow5Encoder enc(ExportConfig{5, 0x1a7, kBoot}, sink);
+  Netflow5Encoder enc(v5_config(0x1a7), sink);
   const TimeUs now = kBoot + 3'000'123'456;  // 3000.123456 s after boot
   enc.add(v4_record(1), now);
   enc.flush(now);
@@ -79,7 +87,7 @@ TEST(Netflow5Encoder, HeaderAndRecordLayout) {
 
 TEST(Netflow5Encoder, ThirtyRecordsPerDatagramAndRecordSequence) {
   CollectingSink sink;
-  Netflow5Encoder enc(ExportConfig{5, 0, kBoot}, sink);
+  Netflow5Encoder enc(v5_config(0), sink);
   for (int i = 0; i < 65; ++i) enc.add(v4_record(static_cast<std::uint8_t>(i)), kBoot);
   EXPECT_EQ(sink.datagrams.size(), 2u) << "a full datagram is sent at once";
   EXPECT_GE(enc.pending_since(), 0);
@@ -97,7 +105,7 @@ TEST(Netflow5Encoder, ThirtyRecordsPerDatagramAndRecordSequence) {
 
 TEST(Netflow5Encoder, Ipv6FlowsAreCountedNotTruncated) {
   CollectingSink sink;
-  Netflow5Encoder enc(ExportConfig{5, 0, kBoot}, sink);
+  Netflow5Encoder enc(v5_config(0), sink);
   FlowRecord r = v4_record(1);
   r.key.family = IpFamily::v6;
   enc.add(r, kBoot);

@@ -1,0 +1,208 @@
+#include "export/template/data_template.hpp"
+
+#include "export/information_elements.hpp"
+
+namespace netflowd {
+namespace {
+
+constexpr std::uint8_t kTcp = 6, kUdp = 17, kSctp = 132, kUdpLite = 136, kIcmp = 1, kIcmpv6 = 58, kIgmp = 2, kEsp = 50,
+                       kAh = 51;
+
+bool is_zero(const std::array<std::uint8_t, 6>& mac) {
+  for (auto b : mac) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
+// Bit n of a "1 << n" set becomes bit n counted from the most significant bit, the numbering
+// of RFC 5102's bit-field elements (option/header number X is bit X, bit 0 first on the wire).
+std::uint32_t msb_first32(std::uint32_t bits) {
+  std::uint32_t v = 0;
+  for (unsigned n = 0; n < 32; ++n) {
+    if ((bits >> n) & 1u) v |= 1u << (31 - n);
+  }
+  return v;
+}
+std::uint64_t msb_first64(std::uint64_t bits) {
+  std::uint64_t v = 0;
+  for (unsigned n = 0; n < 64; ++n) {
+    if ((bits >> n) & 1u) v |= std::uint64_t{1} << (63 - n);
+  }
+  return v;
+}
+
+void add(std::vector<TemplateField>& out, const ie::InformationElement& e, FieldKind kind, std::uint8_t index = 0) {
+  out.push_back(TemplateField{e.id, e.length, kind, index});
+}
+
+}  // namespace
+
+std::uint32_t shape_of(const FlowRecord& r, const TemplateFeatures& features) {
+  const FlowKey& k = r.key;
+  const bool v6 = k.family == IpFamily::v6;
+  std::uint32_t s = 0;
+  if (v6) {
+    s |= kShapeIpv6;
+    if (r.flow_label != 0) s |= kShapeFlowLabel;
+    if (r.ipv6_ext != 0) s |= kShapeIpv6Ext;
+    if (k.protocol == kIcmpv6) s |= kShapeIcmp;
+  } else {
+    if (r.ipv4_options != 0) s |= kShapeIpv4Options;
+    if (k.protocol == kIcmp) s |= kShapeIcmp;
+    if (k.protocol == kIgmp) s |= kShapeIgmp;
+  }
+  if (k.protocol == kTcp || k.protocol == kUdp || k.protocol == kSctp || k.protocol == kUdpLite) s |= kShapePorts;
+  if (r.tcp_options != 0) s |= kShapeTcpOptions;
+  if (k.protocol == kEsp || k.protocol == kAh || r.ipsec_spi != 0) s |= kShapeIpsec;
+  if (features.mac && !(is_zero(k.src_mac) && is_zero(k.dst_mac))) s |= kShapeMac;
+  if (features.vlan && k.vlan[0] != 0) {
+    s |= kShapeVlan;
+    if (k.vlan[1] != 0) s |= kShapeInnerVlan;
+  }
+  if ((features.mac || features.vlan) && r.ethertype != 0) s |= kShapeEthertype;
+  if (features.mpls_depth > 0 && k.mpls[0] != 0) s |= kShapeMpls;
+  if (features.direction) s |= kShapeDirection;
+  return s;
+}
+
+std::vector<TemplateField> template_fields(std::uint32_t shape, Dialect dialect, const TemplateFeatures& features) {
+  using F = FieldKind;
+  const bool ipfix = dialect == Dialect::ipfix;
+  std::vector<TemplateField> f;
+  // 1. address block
+  if (shape & kShapeIpv6) {
+    add(f, ie::kSourceIPv6Address, F::src_v6);
+    add(f, ie::kDestinationIPv6Address, F::dst_v6);
+    add(f, ie::kIpNextHopIPv6Address, F::next_hop_v6);
+    add(f, ie::kIpVersion, F::ip_version);
+    if (shape & kShapeFlowLabel) add(f, ie::kFlowLabelIPv6, F::flow_label);
+    if (shape & kShapeIpv6Ext) add(f, ie::kIpv6ExtensionHeaders, F::ipv6_ext);
+    if (ipfix && (shape & kShapeIcmp)) add(f, ie::kIcmpTypeCodeIPv6, F::icmp_type_code);
+  } else {
+    add(f, ie::kSourceIPv4Address, F::src_v4);
+    add(f, ie::kDestinationIPv4Address, F::dst_v4);
+    add(f, ie::kIpNextHopIPv4Address, F::next_hop_v4);
+    add(f, ie::kIpVersion, F::ip_version);
+    if (shape & kShapeIpv4Options) add(f, ie::kIpv4Options, F::ipv4_options);
+    if (ipfix && (shape & kShapeIcmp)) add(f, ie::kIcmpTypeCodeIPv4, F::icmp_type_code);
+  }
+  // 2. L4 block; v9 has no ICMP type/code element, so ICMP travels in the port fields there.
+  if (shape & kShapePorts) {
+    add(f, ie::kSourceTransportPort, F::src_port);
+    add(f, ie::kDestinationTransportPort, F::dst_port);
+    add(f, ie::kTcpControlBits, F::tcp_flags);
+  } else if (!ipfix && (shape & kShapeIcmp)) {
+    add(f, ie::kSourceTransportPort, F::src_port);
+    add(f, ie::kDestinationTransportPort, F::dst_port);
+  }
+  // 3. base block
+  add(f, ie::kIngressInterface, F::in_if);
+  add(f, ie::kEgressInterface, F::out_if);
+  add(f, ie::kPacketDeltaCount, F::packets);
+  add(f, ie::kOctetDeltaCount, F::bytes);
+  if (ipfix) {
+    add(f, ie::kFlowStartMilliseconds, F::first_ms);
+    add(f, ie::kFlowEndMilliseconds, F::last_ms);
+  } else {
+    add(f, ie::kFlowStartSysUpTime, F::first_uptime);
+    add(f, ie::kFlowEndSysUpTime, F::last_uptime);
+  }
+  add(f, ie::kProtocolIdentifier, F::protocol);
+  add(f, ie::kIpClassOfService, F::tos);
+  if (ipfix) add(f, ie::kFlowEndReason, F::end_reason);
+  // 4..11: optional groups
+  if (shape & kShapeTcpOptions) add(f, ie::kTcpOptions, F::tcp_options);
+  if (shape & kShapeIgmp) add(f, ie::kIgmpType, F::igmp_type);
+  if (shape & kShapeIpsec) add(f, ie::kIpSecSPI, F::ipsec_spi);
+  if (shape & kShapeMac) {
+    add(f, ie::kDestinationMacAddress, F::dst_mac);
+    add(f, ie::kSourceMacAddress, F::src_mac);
+  }
+  if (shape & kShapeVlan) {
+    if (ipfix) {
+      add(f, ie::kDot1qVlanId, F::vlan_id);
+      add(f, ie::kDot1qPriority, F::vlan_prio);
+      if (shape & kShapeInnerVlan) {
+        add(f, ie::kDot1qCustomerVlanId, F::inner_vlan_id);
+        add(f, ie::kDot1qCustomerPriority, F::inner_vlan_prio);
+      }
+    } else {
+      add(f, ie::kVlanId, F::vlan_id);
+    }
+  }
+  if (shape & kShapeEthertype) add(f, ie::kEthernetType, F::ethertype);
+  if (shape & kShapeMpls) {
+    add(f, ie::kMplsTopLabelTtl, F::mpls_ttl);
+    for (std::uint8_t i = 0; i < features.mpls_depth; ++i) {
+      f.push_back(TemplateField{static_cast<std::uint16_t>(ie::kMplsLabelStackSection1 + i), 3, F::mpls_label, i});
+    }
+  }
+  if (shape & kShapeDirection) add(f, ie::kFlowDirection, F::direction);
+  return f;
+}
+
+std::size_t record_length(const std::vector<TemplateField>& fields) {
+  std::size_t n = 0;
+  for (const auto& f : fields) n += f.length;
+  return n;
+}
+
+void write_data_record(ByteWriter& w, const std::vector<TemplateField>& fields, const FlowRecord& r,
+                       const RecordClock& clock) {
+  const FlowKey& k = r.key;
+  auto uptime = [&clock](TimeUs t) {
+    return static_cast<std::uint32_t>(static_cast<std::uint64_t>(us_to_ms(t - clock.boot)));
+  };
+  for (const TemplateField& f : fields) {
+    switch (f.kind) {
+      case FieldKind::src_v4: w.put_bytes(std::span(k.src).first(4)); break;
+      case FieldKind::dst_v4: w.put_bytes(std::span(k.dst).first(4)); break;
+      case FieldKind::next_hop_v4: w.put_u32(0); break;  // no routing table behind a capture
+      case FieldKind::ip_version: w.put_u8(k.family == IpFamily::v6 ? 6 : 4); break;
+      case FieldKind::ipv4_options: w.put_u32(msb_first32(r.ipv4_options)); break;
+      case FieldKind::src_v6: w.put_bytes(k.src); break;
+      case FieldKind::dst_v6: w.put_bytes(k.dst); break;
+      case FieldKind::next_hop_v6: w.put_zeros(16); break;
+      case FieldKind::flow_label: w.put_u32(r.flow_label); break;
+      case FieldKind::ipv6_ext: w.put_u32(msb_first32(r.ipv6_ext)); break;
+      case FieldKind::icmp_type_code: w.put_u16(k.dst_port); break;
+      case FieldKind::src_port: w.put_u16(k.src_port); break;
+      case FieldKind::dst_port: w.put_u16(k.dst_port); break;
+      case FieldKind::tcp_flags: w.put_u8(r.tcp_flags); break;
+      case FieldKind::in_if: w.put_u32(k.in_ifindex); break;
+      case FieldKind::out_if: w.put_u32(r.out_ifindex); break;
+      case FieldKind::packets: w.put_u64(r.packets); break;
+      case FieldKind::bytes: w.put_u64(r.bytes); break;
+      case FieldKind::first_uptime: w.put_u32(uptime(r.first)); break;
+      case FieldKind::last_uptime: w.put_u32(uptime(r.last)); break;
+      case FieldKind::first_ms: w.put_u64(static_cast<std::uint64_t>(us_to_ms(r.first))); break;
+      case FieldKind::last_ms: w.put_u64(static_cast<std::uint64_t>(us_to_ms(r.last))); break;
+      case FieldKind::protocol: w.put_u8(k.protocol); break;
+      case FieldKind::tos: w.put_u8(k.tos); break;
+      case FieldKind::end_reason: w.put_u8(static_cast<std::uint8_t>(r.end_reason)); break;
+      case FieldKind::tcp_options: w.put_u64(msb_first64(r.tcp_options)); break;
+      case FieldKind::igmp_type: w.put_u8(static_cast<std::uint8_t>(k.dst_port)); break;
+      case FieldKind::ipsec_spi: w.put_u32(r.ipsec_spi); break;
+      case FieldKind::dst_mac: w.put_bytes(k.dst_mac); break;
+      case FieldKind::src_mac: w.put_bytes(k.src_mac); break;
+      case FieldKind::vlan_id: w.put_u16(k.vlan[0] & 0x0fff); break;
+      case FieldKind::vlan_prio: w.put_u8(static_cast<std::uint8_t>(k.vlan[0] >> 13)); break;
+      case FieldKind::inner_vlan_id: w.put_u16(k.vlan[1] & 0x0fff); break;
+      case FieldKind::inner_vlan_prio: w.put_u8(static_cast<std::uint8_t>(k.vlan[1] >> 13)); break;
+      case FieldKind::ethertype: w.put_u16(r.ethertype); break;
+      case FieldKind::mpls_ttl: w.put_u8(static_cast<std::uint8_t>(k.mpls[0])); break;
+      case FieldKind::mpls_label: {
+        // label (20 bits), traffic class (3), bottom-of-stack (1): the entry without its TTL
+        const std::uint32_t entry = f.index < k.mpls.size() ? k.mpls[f.index] : 0;
+        w.put_u8(static_cast<std::uint8_t>(entry >> 24));
+        w.put_u8(static_cast<std::uint8_t>(entry >> 16));
+        w.put_u8(static_cast<std::uint8_t>(entry >> 8));
+        break;
+      }
+      case FieldKind::direction: w.put_u8(static_cast<std::uint8_t>(r.direction)); break;
+    }
+  }
+}
+
+}  // namespace netflowd

@@ -1,0 +1,108 @@
+// Data templates built from the reference's building blocks (section 2.5), in its order:
+// address block, L4 block, base block, tcpOptions, igmpType, ipSecSPI, MAC, VLAN,
+// ethernetType, MPLS, flowDirection.
+//
+// A record's *shape* is the set of optional blocks it needs; every distinct shape gets its own
+// template id. Which optional groups may appear at all is configured (TemplateFeatures), so
+// changing the configuration yields new shapes and therefore new template ids.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/byte_writer.hpp"
+#include "export/template/dialect.hpp"
+#include "flow/flow_record.hpp"
+
+namespace netflowd {
+
+struct TemplateFeatures {
+  bool mac = false;             // destinationMacAddress, sourceMacAddress (+ ethernetType)
+  bool vlan = false;            // v9 vlanId; IPFIX dot1q ids and priorities (+ ethernetType)
+  bool direction = false;       // flowDirection
+  std::uint8_t mpls_depth = 0;  // mplsTopLabelTTL + this many label stack sections (0 = none)
+};
+
+// What a record's value for a field is computed from.
+enum class FieldKind : std::uint8_t {
+  src_v4,
+  dst_v4,
+  next_hop_v4,
+  ip_version,
+  ipv4_options,
+  src_v6,
+  dst_v6,
+  next_hop_v6,
+  flow_label,
+  ipv6_ext,
+  icmp_type_code,
+  src_port,
+  dst_port,
+  tcp_flags,
+  in_if,
+  out_if,
+  packets,
+  bytes,
+  first_uptime,
+  last_uptime,
+  first_ms,
+  last_ms,
+  protocol,
+  tos,
+  end_reason,
+  tcp_options,
+  igmp_type,
+  ipsec_spi,
+  dst_mac,
+  src_mac,
+  vlan_id,
+  vlan_prio,
+  inner_vlan_id,
+  inner_vlan_prio,
+  ethertype,
+  mpls_ttl,
+  mpls_label,
+  direction,
+};
+
+struct TemplateField {
+  std::uint16_t id;
+  std::uint16_t length;
+  FieldKind kind;
+  std::uint8_t index = 0;  // which MPLS label stack entry
+};
+
+// Bits of a template shape.
+enum ShapeBit : std::uint32_t {
+  kShapeIpv6 = 1u << 0,
+  kShapeIpv4Options = 1u << 1,
+  kShapeFlowLabel = 1u << 2,
+  kShapeIpv6Ext = 1u << 3,
+  kShapeIcmp = 1u << 4,
+  kShapePorts = 1u << 5,
+  kShapeTcpOptions = 1u << 6,
+  kShapeIgmp = 1u << 7,
+  kShapeIpsec = 1u << 8,
+  kShapeMac = 1u << 9,
+  kShapeVlan = 1u << 10,
+  kShapeInnerVlan = 1u << 11,
+  kShapeEthertype = 1u << 12,
+  kShapeMpls = 1u << 13,
+  kShapeDirection = 1u << 14,
+};
+
+std::uint32_t shape_of(const FlowRecord& r, const TemplateFeatures& features);
+
+std::vector<TemplateField> template_fields(std::uint32_t shape, Dialect dialect, const TemplateFeatures& features);
+
+// Times a record needs besides its own: the zero of the v9 sysUptime clock.
+struct RecordClock {
+  TimeUs boot = 0;
+};
+
+void write_data_record(ByteWriter& w, const std::vector<TemplateField>& fields, const FlowRecord& r,
+                       const RecordClock& clock);
+
+std::size_t record_length(const std::vector<TemplateField>& fields);
+
+}  // namespace netflowd
