@@ -44,6 +44,8 @@ std::string format_summary_machine(const RunSummary& s) {
   add("flows", s.cache.flows_created);
   add("records", s.encoder.records);
   add("datagrams", s.encoder.datagrams);
+  add("options_records", s.encoder.options_records);
+  add("templates", s.encoder.templates);
   add("not_exportable_flows", s.encoder.not_exportable_flows);
   add("not_exportable_packets", s.encoder.not_exportable_packets);
   add("not_exportable_bytes", s.encoder.not_exportable_bytes);

@@ -1,0 +1,204 @@
+# Shared plumbing for the end-to-end tests (sourced, not run):
+#   - a scratch directory removed on any exit, and every background process
+#     started here stopped on any exit (by pid, children first);
+#   - nfcapd + tshark collectors bound/listening on 127.0.0.1 only;
+#   - run_v5_case: nfgen -> netflowd -> nfcapd/tshark -> compare_flows.py.
+# Environment: NETFLOWD_TEST_KEEP=1 keeps the scratch directory for debugging.
+
+INTEGRATION_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/netflowd-it.XXXXXX")
+BG_PIDS=()
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# Children first: tshark runs dumpcap, which must not outlive it.
+kill_tree() {
+    local sig=$1 pid=$2 child
+    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+        kill_tree "$sig" "$child"
+    done
+    kill "-$sig" "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$? pid
+    trap - EXIT
+    for pid in "${BG_PIDS[@]}"; do kill_tree TERM "$pid"; done
+    for pid in "${BG_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill_tree KILL "$pid"
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ ${NETFLOWD_TEST_KEEP:-0} == 1 ]]; then
+        log "kept $WORKDIR"
+    else
+        rm -rf "$WORKDIR"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+forget_pid() {
+    local keep=() pid
+    for pid in "${BG_PIDS[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
+    BG_PIDS=("${keep[@]}")
+}
+
+# Runs a command as a tracked background job and waits for it: bash runs
+# traps only between commands, so a SIGTERM/SIGINT (ctest timeout, Ctrl-C)
+# would otherwise wait for a long foreground command; this way it interrupts
+# the wait and cleanup stops the command too. Returns the command's status.
+run_tracked() {
+    local pid rc=0
+    "$@" &
+    pid=$!
+    BG_PIDS+=("$pid")
+    wait "$pid" || rc=$?
+    forget_pid "$pid"
+    return "$rc"
+}
+
+# Exit status 77 = skipped for ctest (SKIP_RETURN_CODE): visible, not green.
+require_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "SKIP: missing tool: $tool" >&2; exit 77; }
+    done
+}
+
+# A UDP port on 127.0.0.1 that nobody is bound to right now.
+free_udp_port() {
+    python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Receive queue (bytes) of the UDP socket bound to 127.0.0.1:$1, empty if none.
+udp_recv_queue() {
+    ss -Hlun "sport = :$1" 2>/dev/null | awk -v want="127.0.0.1:$1" '$4 == want { print $2 }'
+}
+
+wait_until() { # TIMEOUT_SECONDS DESCRIPTION COMMAND...
+    local limit=$(($1 * 10)) what=$2
+    shift 2
+    for _ in $(seq "$limit"); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    echo "timed out waiting for $what" >&2
+    return 1
+}
+
+nfcapd_ready() { [[ -n $(udp_recv_queue "$1") ]]; }
+tshark_ready() { grep -q 'Capturing on' "$1"; }
+queue_empty() { [[ $(udp_recv_queue "$1") == 0 ]]; }
+
+# tshark prints "Capturing on" before its capture is really live (a burst sent
+# right after it can be missed), and a stop can come before the last packets
+# reached the file. So a marker datagram is sent to a second, otherwise unused
+# port inside the capture filter until tshark (-P) shows it: then the capture
+# is live, or everything sent before the marker has been captured (lo keeps
+# the order). Markers are told apart by their length.
+send_probe() { # PROBE_PORT TEXT (bash's /dev/udp: one datagram)
+    printf '%s' "$2" >"/dev/udp/127.0.0.1/$1" 2>/dev/null || true
+}
+wait_for_probe() { # DIR PROBE_PORT TEXT
+    local dir=$1 probe_port=$2 text=$3
+    for _ in $(seq 300); do
+        send_probe "$probe_port" "$text"
+        sleep 0.1
+        # summary line: "... 127.0.0.1 → 127.0.0.1 UDP 47 51234 → PROBE_PORT Len=N"
+        grep -qE "[^0-9]$probe_port Len=${#text}\b" "$dir/tshark.out" && return 0
+    done
+    echo "tshark never showed the probe datagram to port $probe_port" >&2
+    return 1
+}
+
+# start_collectors DIR PORT: nfcapd writing into DIR/flows, tshark into
+# DIR/export.pcapng. Sets NFCAPD_PID, TSHARK_PID and PROBE_PORT.
+start_collectors() {
+    local dir=$1 port=$2
+    mkdir -p "$dir/flows"
+    PROBE_PORT=$(free_udp_port)
+    # -B: the default 208 KiB socket buffer overflows at 20000 datagrams/s.
+    # -t 3600: one file per hour (a rotation mid-run is harmless: -R reads all).
+    nfcapd -w "$dir/flows" -b 127.0.0.1 -p "$port" -B 16777216 -t 3600 -I netflowd-test \
+        >"$dir/nfcapd.log" 2>&1 &
+    NFCAPD_PID=$!
+    BG_PIDS+=("$NFCAPD_PID")
+    # -B 64: a 64 MiB capture buffer, dumpcap must not drop during the burst.
+    # -P -l: packet summaries on stdout even while writing the file (probes).
+    tshark -n -l -P -i lo -B 64 -f "udp and host 127.0.0.1 and (port $port or port $PROBE_PORT)" \
+        -w "$dir/export.pcapng" >"$dir/tshark.out" 2>"$dir/tshark.log" &
+    TSHARK_PID=$!
+    BG_PIDS+=("$TSHARK_PID")
+    wait_until 10 "nfcapd on 127.0.0.1:$port" nfcapd_ready "$port" || { cat "$dir/nfcapd.log" >&2; return 1; }
+    wait_until 30 "tshark capture start" tshark_ready "$dir/tshark.log" || { cat "$dir/tshark.log" >&2; return 1; }
+    wait_for_probe "$dir" "$PROBE_PORT" start || { cat "$dir/tshark.log" >&2; return 1; }
+}
+
+# stop_collectors DIR PORT: let nfcapd drain its socket and tshark see the
+# end marker, then SIGTERM both (nfcapd writes its last file and statistics).
+stop_collectors() {
+    local dir=$1 port=$2
+    wait_until 30 "nfcapd to drain its socket" queue_empty "$port" || true
+    wait_for_probe "$dir" "$PROBE_PORT" end-of-run || true # a different length than "start"
+    kill -TERM "$TSHARK_PID" "$NFCAPD_PID" 2>/dev/null || true
+    wait "$TSHARK_PID" || log "tshark exited with $?"
+    wait "$NFCAPD_PID" || log "nfcapd exited with $?"
+    forget_pid "$TSHARK_PID"
+    forget_pid "$NFCAPD_PID"
+}
+
+# The timeouts nfgen's traffic is shaped for (many flows end up in several records).
+ACTIVE_TIMEOUT=60
+INACTIVE_TIMEOUT=15
+EXPORT_RATE=20000 # datagrams/s
+
+# After a failed start: stop whatever did start, without waiting for anything.
+kill_collectors() {
+    local pid
+    for pid in ${TSHARK_PID:-} ${NFCAPD_PID:-}; do
+        kill_tree TERM "$pid"
+        wait "$pid" 2>/dev/null || true
+        forget_pid "$pid"
+    done
+}
+
+# run_v5_case NETFLOWD NFGEN LINKTYPE PACKETS FLOWS SEED
+# Generates a capture, meters it with netflowd towards nfcapd on 127.0.0.1,
+# and checks collector, capture and netflowd's summary against nfgen's truth.
+run_v5_case() {
+    local netflowd=$1 nfgen=$2 linktype=$3 packets=$4 flows=$5 seed=$6
+    local dir="$WORKDIR/$linktype" port rc=0
+    mkdir -p "$dir"
+
+    log "[$linktype] nfgen: $packets packets, $flows live flows, seed $seed"
+    # Explicit "|| return": callers may run this in an || list, where set -e is off.
+    run_tracked "$nfgen" --out "$dir/input.pcap" --expected "$dir/expected.csv" --packets "$packets" --flows "$flows" \
+        --seed "$seed" --linktype "$linktype" >"$dir/nfgen.out" || { echo "FAIL [$linktype]: nfgen" >&2; return 1; }
+    cat "$dir/nfgen.out" >&2
+
+    port=$(free_udp_port) || return 1
+    log "[$linktype] collectors on 127.0.0.1:$port"
+    start_collectors "$dir" "$port" || { kill_collectors; echo "FAIL [$linktype]: collectors" >&2; return 1; }
+
+    log "[$linktype] netflowd --read input.pcap destination=127.0.0.1:$port"
+    run_tracked timeout 240 "$netflowd" --read "$dir/input.pcap" "destination=127.0.0.1:$port" protocol=5 \
+        active_timeout=$ACTIVE_TIMEOUT inactive_timeout=$INACTIVE_TIMEOUT export_rate=$EXPORT_RATE \
+        2>"$dir/netflowd.err" || rc=$?
+    tail -n 3 "$dir/netflowd.err" >&2
+    stop_collectors "$dir" "$port"
+    if [[ $rc != 0 ]]; then
+        echo "FAIL [$linktype]: netflowd exited with status $rc" >&2
+        cat "$dir/netflowd.err" >&2
+        return 1
+    fi
+
+    log "[$linktype] comparing"
+    run_tracked python3 "$INTEGRATION_DIR/compare_flows.py" --label "$linktype" \
+        --expected "$dir/expected.csv" --nfgen-summary "$dir/nfgen.out" \
+        --netflowd-stderr "$dir/netflowd.err" --flows-dir "$dir/flows" --nfcapd-log "$dir/nfcapd.log" \
+        --capture "$dir/export.pcapng" --tshark-log "$dir/tshark.log" --port "$port" --probe-port "$PROBE_PORT" \
+        --active-timeout "$ACTIVE_TIMEOUT" --inactive-timeout "$INACTIVE_TIMEOUT" --export-rate "$EXPORT_RATE"
+}
