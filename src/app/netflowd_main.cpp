@@ -60,6 +60,9 @@ CommandLine parse_command_line(int argc, char** argv) {
     if (arg == "-h" || arg == "--help") {
       print_usage(stdout);
       std::exit(0);
+    } else if (arg == "--parameters-markdown") {
+      std::fputs(netflowd::parameters_markdown().c_str(), stdout);
+      std::exit(0);
     } else if (arg == "--version") {
       std::printf("netflowd %s\n", NETFLOWD_VERSION);
       std::exit(0);

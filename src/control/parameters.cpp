@@ -161,3 +161,16 @@ std::string parameters_help() {
 }
 
 }  // namespace netflowd
+
+namespace netflowd {
+
+std::string parameters_markdown() {
+  std::string s = "| parameter | default | meaning |\n|---|---|---|\n";
+  for (const auto& p : kParameters) {
+    s += "| `" + std::string(p.name) + "` | `" + std::string(p.default_value) + "` | " + std::string(p.help) +
+         (p.apply == nullptr ? " **(refused: not implemented yet)**" : "") + " |\n";
+  }
+  return s;
+}
+
+}  // namespace netflowd

@@ -33,4 +33,8 @@ void apply_parameter(Config& config, std::string_view assignment);
 // Text for --help: one line per parameter with its default.
 std::string parameters_help();
 
+// The parameter reference as a Markdown table (docs/configuration.md embeds it; a test keeps
+// the two equal).
+std::string parameters_markdown();
+
 }  // namespace netflowd
