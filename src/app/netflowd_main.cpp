@@ -1,50 +1,77 @@
-// netflowd: meters packets into flows and exports them as NetFlow.
+// netflowd: meters packets into flows and exports them as NetFlow v5, v9 or IPFIX.
 //
 //   netflowd --read FILE [name=value ...]
+//   netflowd --nflog GROUP[,GROUP...] [--interface IFACE[,IFACE...]] [--daemon] [name=value ...]
 //
 // Exit codes: 0 success, 1 runtime/setup failure, 2 bad command line or parameter.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include "capture/afpacket/afpacket_source.hpp"
 #include "capture/netlink/interface_table.hpp"
+#include "capture/nflog/nflog_source.hpp"
 #include "capture/pcap/pcap_file_source.hpp"
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "control/parameters.hpp"
+#include "pipeline/live_pipeline.hpp"
 #include "pipeline/offline_runner.hpp"
 #include "transport/udp_exporter.hpp"
 
 namespace {
 
+using namespace netflowd;
+
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
 // Replays run much faster than real time; pace them so a local collector keeps up.
 constexpr std::uint32_t kReplayExportRate = 20000;
+constexpr int kNflogReceiveBuffer = 32 << 20;
 
 void print_usage(std::FILE* out) {
   std::fprintf(out,
                "usage: netflowd --read FILE [name=value ...]\n"
+               "       netflowd [--nflog GROUP[,GROUP...]] [--interface IFACE[,IFACE...]] [--daemon]\n"
+               "                [--pidfile FILE] [name=value ...]\n"
                "\n"
-               "Meters packets into flows and exports them as NetFlow to collectors.\n"
+               "Meters packets into flows and exports them as NetFlow v5, v9 or IPFIX to collectors.\n"
                "\n"
-               "sources:\n"
-               "  --read FILE       meter a pcap or pcapng file (Ethernet, Linux cooked SLL/SLL2, raw IP);\n"
-               "                    packet timestamps drive the clock; all flows are exported at the end\n"
-               "  (live sources --nflog GROUP and --interface IFACE are not implemented yet)\n"
+               "sources (at least one):\n"
+               "  --read FILE         meter a pcap or pcapng file (Ethernet, Linux cooked SLL/SLL2, raw IP);\n"
+               "                      packet timestamps drive the clock; all flows are exported at the end\n"
+               "  --nflog GROUPS      packets from iptables/ip6tables '-j NFLOG --nflog-group N' or\n"
+               "                      nftables 'log group N' rules (the user-space '-j NETFLOW')\n"
+               "  --interface IFACES  every frame on these interfaces (AF_PACKET ring; mirror ports)\n"
                "\n"
                "options:\n"
-               "  -h, --help        this text\n"
-               "  --version         print the version\n"
+               "  --daemon            run in the background, log to syslog\n"
+               "  --pidfile FILE      write the process id to FILE (removed at exit)\n"
+               "  -h, --help          this text\n"
+               "  --version           print the version\n"
+               "  --parameters-markdown  the parameter reference as a Markdown table\n"
+               "\n"
+               "Live capture runs until SIGTERM or SIGINT, then exports every flow still in the cache.\n"
                "\n"
                "parameters (ipt_NETFLOW names; '-' and '_' are interchangeable):\n%s",
-               netflowd::parameters_help().c_str());
+               parameters_help().c_str());
 }
 
 struct CommandLine {
   std::string read_file;
-  netflowd::Config config;
+  std::vector<std::uint16_t> nflog_groups;
+  std::vector<std::string> interfaces;
+  bool daemon = false;
+  std::string pidfile;
+  Config config;
   CommandLine() { config.observation_domain_name = std::string("netflowd ") + NETFLOWD_VERSION; }
 };
 
@@ -53,75 +80,164 @@ struct CommandLine {
   std::exit(kExitUsage);
 }
 
+std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    const std::size_t comma = s.find(',', pos);
+    const std::string_view item = s.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
 CommandLine parse_command_line(int argc, char** argv) {
   CommandLine cl;
+  auto value = [&](int& i, std::string_view option) -> std::string {
+    if (i + 1 >= argc) usage_error(std::string(option) + " needs a value");
+    return argv[++i];
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       print_usage(stdout);
       std::exit(0);
     } else if (arg == "--parameters-markdown") {
-      std::fputs(netflowd::parameters_markdown().c_str(), stdout);
+      std::fputs(parameters_markdown().c_str(), stdout);
       std::exit(0);
     } else if (arg == "--version") {
       std::printf("netflowd %s\n", NETFLOWD_VERSION);
       std::exit(0);
     } else if (arg == "--read" || arg == "-r") {
-      if (i + 1 >= argc) usage_error("--read needs a file name");
-      cl.read_file = argv[++i];
-    } else if (arg.starts_with("--read=")) {
-      cl.read_file = std::string(arg.substr(7));
+      cl.read_file = value(i, arg);
+    } else if (arg == "--nflog") {
+      for (const std::string& g : split_list(value(i, arg))) {
+        char* end = nullptr;
+        const unsigned long n = std::strtoul(g.c_str(), &end, 10);
+        if (end == g.c_str() || *end != '\0' || n > 65535)
+          usage_error("--nflog: '" + g + "' is not a group number 0..65535");
+        cl.nflog_groups.push_back(static_cast<std::uint16_t>(n));
+      }
+    } else if (arg == "--interface" || arg == "-i") {
+      for (const std::string& name : split_list(value(i, arg))) cl.interfaces.push_back(name);
+    } else if (arg == "--daemon" || arg == "-d") {
+      cl.daemon = true;
+    } else if (arg == "--pidfile") {
+      cl.pidfile = value(i, arg);
     } else if (arg.starts_with("-")) {
       usage_error("unknown option '" + std::string(arg) + "'");
     } else {
-      netflowd::apply_parameter(cl.config, arg);  // throws ParameterError
+      apply_parameter(cl.config, arg);  // throws ParameterError
     }
   }
-  if (cl.read_file.empty()) {
-    usage_error(
-        "no packet source given: use --read FILE (live sources --nflog and --interface are not implemented yet)");
+  const bool live = !cl.nflog_groups.empty() || !cl.interfaces.empty();
+  if (cl.read_file.empty() && !live) {
+    usage_error("no packet source given: use --read FILE, --nflog GROUP or --interface IFACE");
   }
+  if (!cl.read_file.empty() && live) usage_error("--read cannot be combined with live sources");
+  if (!cl.read_file.empty() && cl.daemon) usage_error("--daemon is for live capture");
   return cl;
+}
+
+void report(const RunSummary& summary, const UdpExporter& exporter) {
+  if (!summary.capture_error.empty()) {
+    log_message(LOG_WARNING, "warning: %s (everything read before it was exported)", summary.capture_error.c_str());
+  }
+  for (std::size_t i = 0; i < exporter.size(); ++i) {
+    const SocketStats& st = exporter.socket_stats(i);
+    if (st.err_sndbuf + st.err_connect + st.err_cberr + st.err_other == 0) continue;
+    log_message(LOG_WARNING,
+                "destination %s: sent %llu, errors: sndbuf reached %llu, connect %llu, cberr %llu, other %llu",
+                exporter.destination(i).to_string().c_str(), static_cast<unsigned long long>(st.sent_datagrams),
+                static_cast<unsigned long long>(st.err_sndbuf), static_cast<unsigned long long>(st.err_connect),
+                static_cast<unsigned long long>(st.err_cberr), static_cast<unsigned long long>(st.err_other));
+  }
+  log_message(LOG_INFO, "%s", format_summary_human(summary).c_str() + std::strlen("netflowd: "));
+  log_message(LOG_INFO, "%s", format_summary_machine(summary).c_str() + std::strlen("netflowd: "));
+}
+
+int run_read(const CommandLine& cl) {
+  PcapFileSource source(cl.read_file);
+  UdpExporterOptions transport;
+  transport.sndbuf = cl.config.sndbuf;
+  transport.rate = cl.config.export_rate.value_or(kReplayExportRate);
+  transport.wait_when_full = true;  // a replay has time to wait; nothing may be lost
+  UdpExporter exporter(cl.config.destinations, transport);
+  RunSummary summary = run_offline(source, cl.config, exporter, read_interfaces());
+  summary.transport = exporter.totals();
+  summary.send_errors = exporter.errors();
+  report(summary, exporter);
+  return 0;
+}
+
+int run_daemon(const CommandLine& cl) {
+  // Signals are taken synchronously by this thread; every thread started later inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::vector<std::unique_ptr<CaptureSource>> sources;
+  for (std::uint16_t g : cl.nflog_groups) sources.push_back(std::make_unique<NflogSource>(g, kNflogReceiveBuffer));
+  AfPacketOptions ring;
+  ring.promiscuous = cl.config.promisc;
+  for (const std::string& name : cl.interfaces) sources.push_back(std::make_unique<AfPacketSource>(name, ring));
+  UdpExporterOptions transport;
+  transport.sndbuf = cl.config.sndbuf;
+  transport.rate = cl.config.export_rate.value_or(0);
+  UdpExporter exporter(cl.config.destinations, transport);
+
+  if (cl.daemon) {
+    if (::daemon(0, 0) != 0) throw SetupError(std::string("daemon: ") + std::strerror(errno));
+    log_to_syslog("netflowd");
+  }
+  if (!cl.pidfile.empty()) {
+    std::ofstream(cl.pidfile) << ::getpid() << "\n";
+  }
+  LiveOptions options;
+  options.workers = cl.config.workers != 0 ? cl.config.workers : std::max(1u, std::thread::hardware_concurrency());
+  options.export_cpu = cl.config.exportcpu;
+  log_message(LOG_INFO, "started: %zu source(s), %u worker(s), protocol %d, destination %s", sources.size(),
+              options.workers, cl.config.protocol, format_destinations(cl.config.destinations).c_str());
+
+  std::stop_source stop;
+  RunSummary summary;
+  std::jthread pipeline([&] { summary = run_live(sources, cl.config, exporter, options, stop.get_token()); });
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      log_message(LOG_NOTICE, "SIGHUP: configuration reload is not implemented yet; ignored");
+      continue;
+    }
+    log_message(LOG_INFO, "%s: exporting every flow still in the cache", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  stop.request_stop();
+  pipeline.join();
+  summary.transport = exporter.totals();
+  summary.send_errors = exporter.errors();
+  report(summary, exporter);
+  if (!cl.pidfile.empty()) ::unlink(cl.pidfile.c_str());
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace netflowd;
   try {
     const CommandLine cl = parse_command_line(argc, argv);
-    PcapFileSource source(cl.read_file);
-    UdpExporterOptions transport_options;
-    transport_options.sndbuf = cl.config.sndbuf;
-    transport_options.rate = cl.config.export_rate.value_or(kReplayExportRate);
-    transport_options.wait_when_full = true;  // a replay has time to wait; nothing may be lost
-    UdpExporter exporter(cl.config.destinations, transport_options);
-
-    const std::vector<InterfaceInfo> interfaces = read_interfaces();
-    RunSummary summary = run_offline(source, cl.config, exporter, interfaces);
-    summary.transport = exporter.totals();
-    summary.send_errors = exporter.errors();
-    if (!summary.capture_error.empty()) {
-      std::fprintf(stderr, "netflowd: warning: %s (everything read before it was exported)\n",
-                   summary.capture_error.c_str());
-    }
-    for (std::size_t i = 0; i < exporter.size(); ++i) {
-      const SocketStats& st = exporter.socket_stats(i);
-      if (st.err_sndbuf + st.err_connect + st.err_cberr + st.err_other == 0) continue;
-      std::fprintf(stderr,
-                   "netflowd: destination %s: sent %llu, errors: sndbuf reached %llu, connect %llu, cberr %llu, "
-                   "other %llu\n",
-                   exporter.destination(i).to_string().c_str(), static_cast<unsigned long long>(st.sent_datagrams),
-                   static_cast<unsigned long long>(st.err_sndbuf), static_cast<unsigned long long>(st.err_connect),
-                   static_cast<unsigned long long>(st.err_cberr), static_cast<unsigned long long>(st.err_other));
-    }
-    std::fprintf(stderr, "%s\n%s\n", format_summary_human(summary).c_str(), format_summary_machine(summary).c_str());
-    return 0;
+    set_log_verbosity(cl.config.debug);
+    return cl.read_file.empty() ? run_daemon(cl) : run_read(cl);
   } catch (const ParameterError& e) {
     std::fprintf(stderr, "netflowd: bad parameter %s\n", e.what());
     return kExitUsage;
   } catch (const SetupError& e) {
-    std::fprintf(stderr, "netflowd: %s\n", e.what());
+    log_message(LOG_ERR, "%s", e.what());
     return kExitRuntime;
   }
 }

@@ -24,7 +24,10 @@ struct CaptureStats {
   std::uint64_t source_drops = 0;  // lost before netflowd saw them (ring/socket drops)
 };
 
-enum class NextResult : std::uint8_t { frame, end, error };
+// frame: one frame handed out; idle: nothing arrived within the source's poll interval (live
+// sources return so that the caller can check for shutdown); end: no more frames (end of a
+// file); error: see error().
+enum class NextResult : std::uint8_t { frame, idle, end, error };
 
 class CaptureSource {
  public:

@@ -33,6 +33,10 @@ struct Config {
   bool direction = false;                            // export flowDirection
   std::uint32_t mpls_depth = 0;                      // export (and key on) this many MPLS labels, 0..3
   std::string observation_domain_name = "netflowd";  // set by the program to name and version
+  // Live capture
+  std::uint32_t workers = 0;  // worker threads (flow-cache shards); 0 = one per CPU
+  int exportcpu = -1;         // pin the export thread to this CPU; -1 = no pinning
+  bool promisc = false;       // put --interface devices in promiscuous mode
 };
 
 }  // namespace netflowd

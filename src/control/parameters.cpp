@@ -51,6 +51,9 @@ void set_payload_size(Config& c, std::string_view v) {
 void set_macaddress(Config& c, std::string_view v) { c.macaddress = parse_bool("macaddress", v); }
 void set_vlan(Config& c, std::string_view v) { c.vlan = parse_bool("vlan", v); }
 void set_direction(Config& c, std::string_view v) { c.direction = parse_bool("direction", v); }
+void set_workers(Config& c, std::string_view v) { c.workers = parse_integer<std::uint32_t>("workers", v, 0, 256); }
+void set_exportcpu(Config& c, std::string_view v) { c.exportcpu = parse_integer<int>("exportcpu", v, -1, 4095); }
+void set_promisc(Config& c, std::string_view v) { c.promisc = parse_bool("promisc", v); }
 void set_mpls_depth(Config& c, std::string_view v) {
   c.mpls_depth = parse_integer<std::uint32_t>("mpls_depth", v, 0, 3);
 }
@@ -112,13 +115,15 @@ constexpr ParameterSpec kParameters[] = {
     {"direction", "0", "v9/IPFIX: 1 exports flowDirection", set_direction},
     {"mpls_depth", "0", "v9/IPFIX: export the top N (0..3) MPLS labels and the top TTL (labels become flow keys)",
      set_mpls_depth},
+    {"workers", "0", "live capture: worker threads, each with its own flow-cache shard (0: one per CPU)", set_workers},
+    {"exportcpu", "-1", "live capture: pin the export thread to this CPU (-1: no pinning)", set_exportcpu},
+    {"promisc", "0", "live capture: 1 puts --interface devices in promiscuous mode (for mirror ports)", set_promisc},
     // ipt_NETFLOW parameters this version does not implement yet: accepted names, clear refusal.
     {"aggregation", "", "aggregation rules (not implemented yet)", nullptr},
     {"sampler", "", "flow sampler (not implemented yet)", nullptr},
     {"snmp_rules", "", "interface index rules (not implemented yet)", nullptr},
     {"natevents", "0", "NAT events from conntrack (not implemented yet)", nullptr},
-    {"promisc", "0", "promiscuous capture (not implemented yet)", nullptr},
-    {"exportcpu", "-1", "CPU to pin the export thread to (not implemented yet)", nullptr},
+
     {"scan_min", "1", "minimum delay between export scans (not implemented yet)", nullptr},
 };
 

@@ -1,6 +1,7 @@
 // What the capture source knows about a packet beyond its bytes.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "common/time.hpp"
@@ -17,6 +18,13 @@ struct PacketMeta {
   std::uint32_t in_ifindex = kNoInterface;
   std::uint32_t out_ifindex = kNoInterface;
   FlowDirection direction = FlowDirection::ingress;
+  // Link-layer facts the capture knows but the bytes do not show: a VLAN tag the NIC or the
+  // kernel removed (it becomes the outer tag), MAC addresses when the frame has no link header.
+  bool has_stripped_vlan = false;
+  std::uint16_t stripped_vlan_tci = 0;
+  bool has_mac = false;
+  std::array<std::uint8_t, 6> src_mac{};
+  std::array<std::uint8_t, 6> dst_mac{};
 };
 
 }  // namespace netflowd

@@ -14,10 +14,8 @@
 
 namespace netflowd {
 
-// How often (in capture time) the cache is swept for expired flows, and how long a partly
-// filled datagram may wait for more records before it is sent anyway.
+// How often (in capture time) the cache is swept for expired flows.
 inline constexpr TimeUs kScanInterval = 100 * kUsPerMs;
-inline constexpr TimeUs kMaxPendingDelay = kUsPerSecond;
 
 // Runs the capture through parser, flow cache and encoder into `sink`.
 // `interfaces` feeds the v9/IPFIX interface options records.

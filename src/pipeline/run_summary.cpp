@@ -22,7 +22,13 @@ std::string format_summary_human(const RunSummary& s) {
     if (!reasons.empty()) reasons += ", ";
     reasons += "maxflows " + std::to_string(s.cache.maxflows_dropped_packets);
   }
+  if (s.queue_drops != 0) {
+    if (!reasons.empty()) reasons += ", ";
+    reasons += "worker queue full " + std::to_string(s.queue_drops);
+  }
   if (!reasons.empty()) out += " (" + reasons + ")";
+  if (s.source_drops != 0) out += "; lost before capture (kernel) " + std::to_string(s.source_drops);
+  if (s.own_export != 0) out += "; own export datagrams skipped " + std::to_string(s.own_export);
   if (s.send_errors != 0 || s.transport.lost_datagrams != 0) {
     out += "; send errors " + std::to_string(s.send_errors) + ", datagrams lost " +
            std::to_string(s.transport.lost_datagrams);
@@ -53,6 +59,9 @@ std::string format_summary_machine(const RunSummary& s) {
   add("non_ip", s.parse[ParseStatus::non_ip]);
   add("malformed", s.parse.malformed());
   add("maxflows", s.cache.maxflows_dropped_packets);
+  add("source_drops", s.source_drops);
+  add("queue_drops", s.queue_drops);
+  add("own_export", s.own_export);
   add("send_errors", s.send_errors);
   add("lost_datagrams", s.transport.lost_datagrams);
   add("lost_flows", s.transport.lost_flows);

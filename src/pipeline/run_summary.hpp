@@ -1,5 +1,5 @@
 // What a run did, in numbers that add up:
-//   frames = metered + skipped (by parse status) + maxflows_dropped
+//   frames = metered + skipped (by parse status) + maxflows dropped + queue drops + own export
 #pragma once
 
 #include <cstdint>
@@ -20,8 +20,12 @@ struct RunSummary {
   ExportTotals transport;
   std::uint64_t send_errors = 0;
   std::string capture_error;  // set when the capture ended with an error (e.g. truncated file)
+  // Live capture only:
+  std::uint64_t source_drops = 0;  // lost before netflowd saw them (NFLOG overrun, ring full)
+  std::uint64_t queue_drops = 0;   // a worker's queue was full
+  std::uint64_t own_export = 0;    // netflowd's own export datagrams seen by a capture, skipped
 
-  std::uint64_t dropped() const { return parse.skipped() + cache.maxflows_dropped_packets; }
+  std::uint64_t dropped() const { return parse.skipped() + cache.maxflows_dropped_packets + queue_drops; }
 };
 
 // A line for people ("netflowd: 1000 packets, ...").

@@ -141,6 +141,14 @@ void UdpExporter::send(std::span<const std::uint8_t> datagram, const DatagramCon
   }
 }
 
+std::uint16_t UdpExporter::local_port(std::size_t i) const {
+  sockaddr_storage sa{};
+  socklen_t len = sizeof sa;
+  if (::getsockname(sockets_[i].fd.get(), reinterpret_cast<sockaddr*>(&sa), &len) != 0) return 0;
+  if (sa.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&sa)->sin6_port);
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&sa)->sin_port);
+}
+
 std::uint64_t UdpExporter::errors() const {
   std::uint64_t n = 0;
   for (const Socket& s : sockets_) n += s.stats.err_sndbuf + s.stats.err_cberr + s.stats.err_other;

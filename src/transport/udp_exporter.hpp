@@ -44,6 +44,8 @@ class UdpExporter final : public DatagramSink {
   std::size_t size() const { return sockets_.size(); }
   const Destination& destination(std::size_t i) const { return sockets_[i].destination; }
   const SocketStats& socket_stats(std::size_t i) const { return sockets_[i].stats; }
+  // The local UDP port of destination i's socket (to recognise our own datagrams).
+  std::uint16_t local_port(std::size_t i) const;
   ExportTotals totals() const override { return totals_; }
   std::uint64_t errors() const;  // all send failures, for a one-line summary
 

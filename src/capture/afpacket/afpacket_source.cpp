@@ -1,0 +1,148 @@
+#include "capture/afpacket/afpacket_source.hpp"
+
+#include <arpa/inet.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.hpp"
+
+namespace netflowd {
+namespace {
+
+constexpr int kPollMs = 100;
+
+[[noreturn]] void fail(const std::string& interface, const std::string& what) {
+  throw SetupError("interface " + interface + ": " + what + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+AfPacketSource::AfPacketSource(const std::string& interface, const AfPacketOptions& options)
+    : interface_(interface), options_(options) {
+  ifindex_ = ::if_nametoindex(interface.c_str());
+  if (ifindex_ == 0) throw SetupError("interface " + interface + ": no such interface");
+  fd_.reset(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
+  if (!fd_) fail(interface, "AF_PACKET socket (needs root or CAP_NET_RAW)");
+
+  // Link type from the device: Ethernet-like devices (including loopback) carry an Ethernet
+  // header; devices without link headers (tun, ip tunnels) deliver bare IP.
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, interface.c_str(), IFNAMSIZ - 1);
+  if (::ioctl(fd_.get(), SIOCGIFHWADDR, &ifr) != 0) fail(interface, "SIOCGIFHWADDR");
+  const auto hatype = ifr.ifr_hwaddr.sa_family;
+  link_ = (hatype == ARPHRD_ETHER || hatype == ARPHRD_LOOPBACK) ? LinkType::ethernet : LinkType::raw_ip;
+
+  // Copy only the headers into the ring: a one-instruction filter "accept kAfPacketSnapLength".
+  sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, kAfPacketSnapLength}};
+  sock_fprog prog{1, code};
+  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0)
+    fail(interface, "SO_ATTACH_FILTER");
+
+  int version = TPACKET_V3;
+  if (::setsockopt(fd_.get(), SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0) fail(interface, "TPACKET_V3");
+  tpacket_req3 req{};
+  req.tp_block_size = options.block_size;
+  req.tp_block_nr = options.block_count;
+  req.tp_frame_size = 2048;
+  req.tp_frame_nr = options.block_size / 2048 * options.block_count;
+  req.tp_retire_blk_tov = 10;  // ms: a partly filled block is handed over after this
+  if (::setsockopt(fd_.get(), SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0) fail(interface, "PACKET_RX_RING");
+  ring_size_ = std::size_t{req.tp_block_size} * req.tp_block_nr;
+  void* ring =
+      ::mmap(nullptr, ring_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE, fd_.get(), 0);
+  if (ring == MAP_FAILED) ring = ::mmap(nullptr, ring_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+  if (ring == MAP_FAILED) fail(interface, "mmap of the ring");
+  ring_ = static_cast<std::uint8_t*>(ring);
+
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(ETH_P_ALL);
+  sll.sll_ifindex = static_cast<int>(ifindex_);
+  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) fail(interface, "bind");
+  if (options.promiscuous) {
+    packet_mreq mreq{};
+    mreq.mr_ifindex = static_cast<int>(ifindex_);
+    mreq.mr_type = PACKET_MR_PROMISC;
+    if (::setsockopt(fd_.get(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) {
+      fail(interface, "promiscuous mode");
+    }
+  }
+}
+
+AfPacketSource::~AfPacketSource() {
+  if (ring_ != nullptr) ::munmap(ring_, ring_size_);
+}
+
+const CaptureStats& AfPacketSource::stats() const {
+  // PACKET_STATISTICS returns counts since the last call and resets them.
+  tpacket_stats_v3 st{};
+  socklen_t len = sizeof st;
+  if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) stats_.source_drops += st.tp_drops;
+  return stats_;
+}
+
+void AfPacketSource::release_block() {
+  if (current_ == nullptr) return;
+  __atomic_store_n(&current_->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+  current_ = nullptr;
+  block_ = (block_ + 1) % options_.block_count;
+}
+
+NextResult AfPacketSource::next(CapturedFrame& frame) {
+  for (;;) {
+    if (current_ != nullptr && left_in_block_ > 0) {
+      tpacket3_hdr* h = next_frame_;
+      --left_in_block_;
+      next_frame_ = reinterpret_cast<tpacket3_hdr*>(reinterpret_cast<std::uint8_t*>(h) + h->tp_next_offset);
+      const auto* sll = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<const std::uint8_t*>(h) +
+                                                             TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+      frame.bytes = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(h) + h->tp_mac, h->tp_snaplen);
+      frame.wire_length = h->tp_len;
+      PacketMeta& m = frame.meta;
+      m = PacketMeta{};
+      m.timestamp = static_cast<TimeUs>(h->tp_sec) * kUsPerSecond + h->tp_nsec / 1000;
+      if (sll->sll_pkttype == PACKET_OUTGOING) {
+        m.direction = FlowDirection::egress;
+        m.out_ifindex = static_cast<std::uint32_t>(sll->sll_ifindex);
+      } else {
+        m.direction = FlowDirection::ingress;
+        m.in_ifindex = static_cast<std::uint32_t>(sll->sll_ifindex);
+      }
+      if (h->tp_status & TP_STATUS_VLAN_VALID) {
+        m.has_stripped_vlan = true;
+        m.stripped_vlan_tci = static_cast<std::uint16_t>(h->hv1.tp_vlan_tci);
+      }
+      ++stats_.frames;
+      return NextResult::frame;
+    }
+    // The previous block is fully processed: give it back, then wait for the next one.
+    release_block();
+    auto* desc = reinterpret_cast<tpacket_block_desc*>(ring_ + std::size_t{block_} * options_.block_size);
+    if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
+      pollfd p{fd_.get(), POLLIN | POLLERR, 0};
+      const int ready = ::poll(&p, 1, kPollMs);
+      if (ready < 0 && errno != EINTR) {
+        error_ = "interface " + interface_ + ": poll: " + std::strerror(errno);
+        return NextResult::error;
+      }
+      if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
+        return NextResult::idle;
+      }
+    }
+    current_ = desc;
+    left_in_block_ = desc->hdr.bh1.num_pkts;
+    next_frame_ =
+        reinterpret_cast<tpacket3_hdr*>(reinterpret_cast<std::uint8_t*>(desc) + desc->hdr.bh1.offset_to_first_pkt);
+  }
+}
+
+}  // namespace netflowd

@@ -1,0 +1,55 @@
+// Packets from iptables/ip6tables `-j NFLOG --nflog-group N` and nftables `log group N`:
+// the user-space equivalent of ipt_NETFLOW's `-j NETFLOW` target.
+//
+// One netlink socket bound to one log group. The kernel copies only the first
+// kNflogCopyRange bytes of each packet (enough for every header netflowd reads) and sends
+// them in batches. Per-instance sequence numbers (NFULA_SEQ) reveal every packet the kernel
+// could not deliver (socket buffer overrun), which are counted as source drops.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "capture/capture_source.hpp"
+
+struct mnl_socket;
+
+namespace netflowd {
+
+inline constexpr std::uint32_t kNflogCopyRange = 256;
+
+class NflogSource final : public CaptureSource {
+ public:
+  // Throws SetupError (not root, group already bound by another program, ...).
+  NflogSource(std::uint16_t group, int receive_buffer_bytes);
+  ~NflogSource() override;
+  NflogSource(const NflogSource&) = delete;
+  NflogSource& operator=(const NflogSource&) = delete;
+
+  NextResult next(CapturedFrame& frame) override;
+  // The payload is the network-layer packet; the version nibble tells IPv4 from IPv6.
+  LinkType link_type() const override { return LinkType::raw_ip; }
+  const CaptureStats& stats() const override { return stats_; }
+  std::string error() const override { return error_; }
+  std::uint16_t group() const { return group_; }
+  std::uint64_t overruns() const { return overruns_; }
+
+ private:
+  void configure(std::uint16_t group);
+  bool receive_batch();  // false on timeout
+  bool decode(const void* msg, CapturedFrame& frame);
+
+  mnl_socket* nl_ = nullptr;
+  std::uint16_t group_;
+  std::vector<char> buf_;
+  std::size_t buf_len_ = 0;  // bytes of the current batch
+  std::size_t buf_pos_ = 0;  // next message in it
+  bool have_seq_ = false;
+  std::uint32_t next_seq_ = 0;
+  std::uint64_t overruns_ = 0;  // ENOBUFS events
+  CaptureStats stats_;
+  std::string error_;
+};
+
+}  // namespace netflowd

@@ -1,0 +1,54 @@
+#include "pipeline/export_stage.hpp"
+
+namespace netflowd {
+
+ExportConfig make_export_config(const Config& c, TimeUs start) {
+  ExportConfig e;
+  e.protocol = c.protocol;
+  e.engine_id = c.engine_id;
+  e.boot_time = start;
+  e.start_time = start;
+  e.payload_size = c.payload_size;
+  e.refresh_rate = c.refresh_rate;
+  e.timeout_rate = c.timeout_rate;
+  e.features.mac = c.macaddress;
+  e.features.vlan = c.vlan;
+  e.features.direction = c.direction;
+  e.features.mpls_depth = static_cast<std::uint8_t>(c.mpls_depth);
+  e.observation_domain_name = c.observation_domain_name;
+  return e;
+}
+
+ExportStage::ExportStage(const Config& config, DatagramSink& sink, TimeUs start)
+    : sink_(sink), encoder_(make_flow_encoder(make_export_config(config, start), sink)) {
+  context_.interfaces = &interfaces_;
+}
+
+void ExportStage::set_interfaces(std::vector<InterfaceInfo> interfaces) {
+  if (interfaces == interfaces_) return;
+  interfaces_ = std::move(interfaces);
+  ++context_.interfaces_generation;
+}
+
+void ExportStage::tick(TimeUs now, const MeteringTotals& m) {
+  ExportStatistics& s = context_.stats;
+  s.observed_flows = m.observed_flows;
+  s.ignored_packets = m.ignored_packets;
+  s.ignored_bytes = m.ignored_bytes;
+  s.first_ignored = m.first_ignored;
+  s.last_ignored = m.last_ignored;
+  const ExportTotals t = sink_.totals();
+  s.exported_messages = t.delivered;
+  s.exported_bytes = t.delivered_bytes;
+  s.exported_records = t.flow_records;
+  s.lost_flows = t.lost_flows;
+  s.lost_packets = t.lost_packets;
+  s.lost_bytes = t.lost_bytes;
+  s.first_lost = t.first_lost;
+  s.last_lost = t.last_lost;
+  encoder_->tick(now, context_);
+  const TimeUs pending = encoder_->pending_since();
+  if (pending >= 0 && now - pending >= kMaxPendingDelay) encoder_->flush(now);
+}
+
+}  // namespace netflowd

@@ -1,0 +1,52 @@
+// The export end of a pipeline: encoder, options-record context, periodic work. Used by the
+// --read loop and by the live export thread alike.
+//
+// Thread affinity: one thread (the export thread).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/interface_info.hpp"
+#include "control/config.hpp"
+#include "export/flow_encoder.hpp"
+
+namespace netflowd {
+
+// How long a partly filled datagram may wait for more records before it is sent anyway.
+inline constexpr TimeUs kMaxPendingDelay = kUsPerSecond;
+
+// Metering totals the options records report, gathered from every worker.
+struct MeteringTotals {
+  std::uint64_t observed_flows = 0;
+  std::uint64_t ignored_packets = 0;
+  std::uint64_t ignored_bytes = 0;
+  TimeUs first_ignored = 0;
+  TimeUs last_ignored = 0;
+};
+
+class ExportStage {
+ public:
+  // `start` is the zero of the sysUpTime clock and the start of metering. `interfaces` must
+  // outlive the stage; it may be replaced through set_interfaces().
+  ExportStage(const Config& config, DatagramSink& sink, TimeUs start);
+
+  void add(const FlowRecord& record, TimeUs now) { encoder_->add(record, now); }
+  // Options records, template refresh by timer, and sending a datagram that waited too long.
+  void tick(TimeUs now, const MeteringTotals& metering);
+  // Sends whatever is pending.
+  void finish(TimeUs now) { encoder_->flush(now); }
+  void set_interfaces(std::vector<InterfaceInfo> interfaces);
+
+  const EncoderStats& stats() const { return encoder_->stats(); }
+
+ private:
+  DatagramSink& sink_;
+  std::unique_ptr<FlowEncoder> encoder_;
+  std::vector<InterfaceInfo> interfaces_;
+  ExportContext context_;
+};
+
+ExportConfig make_export_config(const Config& config, TimeUs start);
+
+}  // namespace netflowd

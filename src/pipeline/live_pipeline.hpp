@@ -1,0 +1,35 @@
+// The live daemon's threads:
+//
+//   capture thread (one per source) --parse, shard by key hash--> worker queues
+//   worker thread (N, each owns a FlowCache shard) --ended flows--> export queues
+//   export thread (one; encoder, sockets, options records)
+//
+// All queues are bounded single-producer single-consumer rings; no lock is taken on the
+// packet path. A flow key always maps to the same worker, so no flow is split or counted
+// twice across shards. Shutdown (stop requested) stops the captures, lets every worker drain
+// its queues and export every flow still in its cache, then lets the export thread send all.
+#pragma once
+
+#include <memory>
+#include <stop_token>
+#include <vector>
+
+#include "capture/capture_source.hpp"
+#include "control/config.hpp"
+#include "pipeline/run_summary.hpp"
+#include "transport/udp_exporter.hpp"
+
+namespace netflowd {
+
+struct LiveOptions {
+  unsigned workers = 1;
+  int export_cpu = -1;  // pin the export thread to this CPU (-1: no pinning)
+  std::size_t queue_capacity = 8192;
+};
+
+// Blocks until `stop` is requested, then drains everything to the exporter and returns the
+// totals. Sources are used from their own capture threads.
+RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const Config& config, UdpExporter& exporter,
+                    const LiveOptions& options, std::stop_token stop);
+
+}  // namespace netflowd
