@@ -16,6 +16,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
   nfdump tshark pmacct                           # independent decoders used by the tests and the demo
   python3 iproute2 procps clang-format           # test scripts, ss, format check
+  iptables nftables iputils-ping                 # live-capture lab tests (network namespaces)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
