@@ -183,9 +183,19 @@ int run_daemon(const CommandLine& cl) {
 
   std::vector<std::unique_ptr<CaptureSource>> sources;
   for (std::uint16_t g : cl.nflog_groups) sources.push_back(std::make_unique<NflogSource>(g, kNflogReceiveBuffer));
-  AfPacketOptions ring;
-  ring.promiscuous = cl.config.promisc;
-  for (const std::string& name : cl.interfaces) sources.push_back(std::make_unique<AfPacketSource>(name, ring));
+  const unsigned workers =
+      cl.config.workers != 0 ? cl.config.workers : std::max(1u, std::thread::hardware_concurrency());
+  // One ring per worker on every interface, joined in a fanout group: the kernel spreads the
+  // interface's packets over the rings, each read by its own capture thread. Packets are
+  // still sharded to workers by netflowd's own key hash, so a flow never splits.
+  for (std::size_t i = 0; i < cl.interfaces.size(); ++i) {
+    AfPacketOptions ring;
+    ring.promiscuous = cl.config.promisc;
+    ring.fanout_group = workers > 1 ? static_cast<std::uint16_t>(((::getpid() & 0xfff) << 4) + i + 1) : 0;
+    for (unsigned r = 0; r < (workers > 1 ? workers : 1); ++r) {
+      sources.push_back(std::make_unique<AfPacketSource>(cl.interfaces[i], ring));
+    }
+  }
   UdpExporterOptions transport;
   transport.sndbuf = cl.config.sndbuf;
   transport.rate = cl.config.export_rate.value_or(0);
@@ -199,7 +209,7 @@ int run_daemon(const CommandLine& cl) {
     std::ofstream(cl.pidfile) << ::getpid() << "\n";
   }
   LiveOptions options;
-  options.workers = cl.config.workers != 0 ? cl.config.workers : std::max(1u, std::thread::hardware_concurrency());
+  options.workers = workers;
   options.export_cpu = cl.config.exportcpu;
   log_message(LOG_INFO, "started: %zu source(s), %u worker(s), protocol %d, destination %s", sources.size(),
               options.workers, cl.config.protocol, format_destinations(cl.config.destinations).c_str());

@@ -68,6 +68,11 @@ AfPacketSource::AfPacketSource(const std::string& interface, const AfPacketOptio
   sll.sll_protocol = htons(ETH_P_ALL);
   sll.sll_ifindex = static_cast<int>(ifindex_);
   if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) fail(interface, "bind");
+  if (options.fanout_group != 0) {
+    const int fanout = options.fanout_group | (PACKET_FANOUT_HASH << 16);
+    if (::setsockopt(fd_.get(), SOL_PACKET, PACKET_FANOUT, &fanout, sizeof fanout) != 0)
+      fail(interface, "PACKET_FANOUT");
+  }
   if (options.promiscuous) {
     packet_mreq mreq{};
     mreq.mr_ifindex = static_cast<int>(ifindex_);

@@ -23,6 +23,10 @@ struct AfPacketOptions {
   bool promiscuous = false;
   std::uint32_t block_size = 1u << 20;  // bytes per ring block
   std::uint32_t block_count = 32;
+  // Rings of the same interface opened with the same fanout group share its packets: the
+  // kernel spreads them by flow hash (PACKET_FANOUT_HASH), one ring per capture thread.
+  // 0: no fanout.
+  std::uint16_t fanout_group = 0;
 };
 
 class AfPacketSource final : public CaptureSource {
