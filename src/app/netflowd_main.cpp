@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,6 +56,8 @@ void print_usage(std::FILE* out) {
                "options:\n"
                "  --daemon            run in the background, log to syslog\n"
                "  --pidfile FILE      write the process id to FILE (removed at exit)\n"
+               "  --config FILE       name=value lines ('#' comments); default /etc/netflowd.conf if it\n"
+               "                      exists; parameters on the command line win\n"
                "  -h, --help          this text\n"
                "  --version           print the version\n"
                "  --parameters-markdown  the parameter reference as a Markdown table\n"
@@ -71,6 +74,9 @@ struct CommandLine {
   std::vector<std::string> interfaces;
   bool daemon = false;
   std::string pidfile;
+  std::string config_file = "/etc/netflowd.conf";
+  bool config_file_explicit = false;
+  std::vector<std::string> assignments;  // name=value arguments, applied after the file
   Config config;
   CommandLine() { config.observation_domain_name = std::string("netflowd ") + NETFLOWD_VERSION; }
 };
@@ -126,12 +132,26 @@ CommandLine parse_command_line(int argc, char** argv) {
       cl.daemon = true;
     } else if (arg == "--pidfile") {
       cl.pidfile = value(i, arg);
+    } else if (arg == "--config" || arg == "-c") {
+      cl.config_file = value(i, arg);
+      cl.config_file_explicit = true;
     } else if (arg.starts_with("-")) {
       usage_error("unknown option '" + std::string(arg) + "'");
     } else {
-      apply_parameter(cl.config, arg);  // throws ParameterError
+      cl.assignments.emplace_back(arg);
     }
   }
+  // The configuration file first, then the command line: command-line values win.
+  std::ifstream file(cl.config_file);
+  if (file) {
+    const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    apply_config_text(cl.config, text, cl.config_file);  // throws ParameterError
+  } else if (cl.config_file_explicit) {
+    std::fprintf(stderr, "netflowd: cannot read configuration file '%s': %s\n", cl.config_file.c_str(),
+                 std::strerror(errno));
+    std::exit(kExitUsage);
+  }
+  for (const std::string& a : cl.assignments) apply_parameter(cl.config, a);  // throws ParameterError
   const bool live = !cl.nflog_groups.empty() || !cl.interfaces.empty();
   if (cl.read_file.empty() && !live) {
     usage_error("no packet source given: use --read FILE, --nflog GROUP or --interface IFACE");

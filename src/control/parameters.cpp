@@ -154,6 +154,36 @@ void apply_parameter(Config& config, std::string_view assignment) {
   spec->apply(config, assignment.substr(eq + 1));
 }
 
+void apply_config_text(Config& config, std::string_view text, const std::string& file_name) {
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    auto trim = [](std::string_view s) {
+      const std::size_t b = s.find_first_not_of(" \t\r");
+      if (b == std::string_view::npos) return std::string_view{};
+      return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+    };
+    line = trim(line);
+    if (line.empty()) continue;
+    const std::size_t eq = line.find('=');
+    const std::string where = file_name + ":" + std::to_string(line_no);
+    if (eq == std::string_view::npos)
+      throw ParameterError(where, "expected name=value, got '" + std::string(line) + "'");
+    const std::string assignment = std::string(trim(line.substr(0, eq))) + "=" + std::string(trim(line.substr(eq + 1)));
+    try {
+      apply_parameter(config, assignment);
+    } catch (const ParameterError& e) {
+      throw ParameterError(where + ": " + e.name(), std::string(e.what()).substr(e.name().size() + 2));
+    }
+  }
+}
+
 std::string parameters_help() {
   std::string s;
   for (const auto& p : kParameters) {

@@ -30,6 +30,11 @@ const ParameterSpec* find_parameter(std::string_view name);
 // not implemented).
 void apply_parameter(Config& config, std::string_view assignment);
 
+// Applies a configuration file: one name=value per line, '#' starts a comment, blank lines
+// are ignored, spaces around '=' are allowed. Throws ParameterError whose name is
+// "FILE:LINE: name". `text` is the file's content.
+void apply_config_text(Config& config, std::string_view text, const std::string& file_name);
+
 // Text for --help: one line per parameter with its default.
 std::string parameters_help();
 

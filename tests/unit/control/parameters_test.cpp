@@ -72,3 +72,29 @@ TEST(Parameters, EveryTableEntryIsFoundByBothSpellings) {
 
 }  // namespace
 }  // namespace netflowd
+
+namespace netflowd {
+namespace {
+
+TEST(ConfigFile, LinesCommentsAndSpaces) {
+  Config c;
+  apply_config_text(c, "# netflowd\n\nactive-timeout = 60\r\nprotocol=10   # IPFIX\ndestination=127.0.0.1:9995\n", "f");
+  EXPECT_EQ(c.active_timeout, 60u);
+  EXPECT_EQ(c.protocol, 10);
+  EXPECT_EQ(c.destinations.at(0).port, 9995);
+}
+
+TEST(ConfigFile, ErrorsNameFileLineAndParameter) {
+  Config c;
+  try {
+    apply_config_text(c, "protocol=9\n\nmaxflows=lots\n", "/etc/netflowd.conf");
+    FAIL() << "accepted a bad value";
+  } catch (const ParameterError& e) {
+    EXPECT_EQ(e.name(), "/etc/netflowd.conf:3: maxflows");
+    EXPECT_NE(std::string(e.what()).find("'lots' is not an integer"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(apply_config_text(c, "just words\n", "f"), ParameterError);
+}
+
+}  // namespace
+}  // namespace netflowd
