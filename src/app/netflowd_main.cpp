@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -23,7 +24,9 @@
 #include "capture/pcap/pcap_file_source.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "control/control_socket.hpp"
 #include "control/parameters.hpp"
+#include "pipeline/control_handler.hpp"
 #include "pipeline/live_pipeline.hpp"
 #include "pipeline/offline_runner.hpp"
 #include "transport/udp_exporter.hpp"
@@ -75,6 +78,7 @@ struct CommandLine {
   bool daemon = false;
   std::string pidfile;
   std::string config_file = "/etc/netflowd.conf";
+  std::string control_path = kDefaultControlPath;
   bool config_file_explicit = false;
   std::vector<std::string> assignments;  // name=value arguments, applied after the file
   Config config;
@@ -132,6 +136,10 @@ CommandLine parse_command_line(int argc, char** argv) {
       cl.daemon = true;
     } else if (arg == "--pidfile") {
       cl.pidfile = value(i, arg);
+    } else if (arg == "--control") {
+      cl.control_path = value(i, arg);
+    } else if (arg == "--no-control") {
+      cl.control_path.clear();
     } else if (arg == "--config" || arg == "-c") {
       cl.config_file = value(i, arg);
       cl.config_file_explicit = true;
@@ -161,16 +169,15 @@ CommandLine parse_command_line(int argc, char** argv) {
   return cl;
 }
 
-void report(const RunSummary& summary, const UdpExporter& exporter) {
+void report(const RunSummary& summary) {
   if (!summary.capture_error.empty()) {
     log_message(LOG_WARNING, "warning: %s (everything read before it was exported)", summary.capture_error.c_str());
   }
-  for (std::size_t i = 0; i < exporter.size(); ++i) {
-    const SocketStats& st = exporter.socket_stats(i);
+  for (const auto& [destination, st] : summary.destinations) {
     if (st.err_sndbuf + st.err_connect + st.err_cberr + st.err_other == 0) continue;
     log_message(LOG_WARNING,
                 "destination %s: sent %llu, errors: sndbuf reached %llu, connect %llu, cberr %llu, other %llu",
-                exporter.destination(i).to_string().c_str(), static_cast<unsigned long long>(st.sent_datagrams),
+                destination.c_str(), static_cast<unsigned long long>(st.sent_datagrams),
                 static_cast<unsigned long long>(st.err_sndbuf), static_cast<unsigned long long>(st.err_connect),
                 static_cast<unsigned long long>(st.err_cberr), static_cast<unsigned long long>(st.err_other));
   }
@@ -188,8 +195,32 @@ int run_read(const CommandLine& cl) {
   RunSummary summary = run_offline(source, cl.config, exporter, read_interfaces());
   summary.transport = exporter.totals();
   summary.send_errors = exporter.errors();
-  report(summary, exporter);
+  for (std::size_t i = 0; i < exporter.size(); ++i) {
+    summary.destinations.emplace_back(exporter.destination(i).to_string(), exporter.socket_stats(i));
+  }
+  report(summary);
   return 0;
+}
+
+// SIGHUP: re-read the configuration file, apply the run-time parameters that changed (command
+// line values still win), report what changed or why nothing did.
+void reload_configuration(const CommandLine& cl, LiveControl& control) {
+  Config fresh;
+  try {
+    std::ifstream file(cl.config_file);
+    if (!file) throw SetupError("cannot read " + cl.config_file);
+    const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    apply_config_text(fresh, text, cl.config_file);
+    for (const std::string& a : cl.assignments) apply_parameter(fresh, a);
+  } catch (const std::exception& e) {
+    log_message(LOG_ERR, "SIGHUP: configuration not reloaded: %s", e.what());
+    return;
+  }
+  const std::vector<std::string> changed = control.reload(fresh);
+  std::string names;
+  for (const auto& n : changed) names += (names.empty() ? "" : ", ") + n;
+  log_message(LOG_INFO, "SIGHUP: configuration reloaded from %s; changed: %s", cl.config_file.c_str(),
+              names.empty() ? "nothing" : names.c_str());
 }
 
 int run_daemon(const CommandLine& cl) {
@@ -216,10 +247,9 @@ int run_daemon(const CommandLine& cl) {
       sources.push_back(std::make_unique<AfPacketSource>(cl.interfaces[i], ring));
     }
   }
-  UdpExporterOptions transport;
-  transport.sndbuf = cl.config.sndbuf;
-  transport.rate = cl.config.export_rate.value_or(0);
-  UdpExporter exporter(cl.config.destinations, transport);
+  LiveControl control(cl.config, workers, sources.size(), 0);
+  std::unique_ptr<ControlServer> server;
+  if (!cl.control_path.empty()) server = std::make_unique<ControlServer>(cl.control_path);
 
   if (cl.daemon) {
     if (::daemon(0, 0) != 0) throw SetupError(std::string("daemon: ") + std::strerror(errno));
@@ -231,28 +261,48 @@ int run_daemon(const CommandLine& cl) {
   LiveOptions options;
   options.workers = workers;
   options.export_cpu = cl.config.exportcpu;
-  log_message(LOG_INFO, "started: %zu source(s), %u worker(s), protocol %d, destination %s", sources.size(),
-              options.workers, cl.config.protocol, format_destinations(cl.config.destinations).c_str());
+  log_message(LOG_INFO, "started: %zu source(s), %u worker(s), protocol %d, destination %s%s%s", sources.size(),
+              options.workers, cl.config.protocol, format_destinations(cl.config.destinations).c_str(),
+              server ? ", control " : "", server ? server->path().c_str() : "");
 
   std::stop_source stop;
   RunSummary summary;
-  std::jthread pipeline([&] { summary = run_live(sources, cl.config, exporter, options, stop.get_token()); });
+  std::exception_ptr failure;
+  std::jthread pipeline([&] {
+    try {
+      summary = run_live(sources, control, options, stop.get_token());
+    } catch (...) {
+      failure = std::current_exception();
+      ::kill(::getpid(), SIGTERM);  // wake the signal loop below
+    }
+  });
+  std::jthread control_thread;
+  if (server) {
+    control_thread = std::jthread([&](std::stop_token st) {
+      server->serve([&](const std::string& request) { return handle_control_request(control, request); }, st);
+    });
+  }
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      log_message(LOG_NOTICE, "SIGHUP: configuration reload is not implemented yet; ignored");
+      reload_configuration(cl, control);
       continue;
     }
-    log_message(LOG_INFO, "%s: exporting every flow still in the cache", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (!failure) {
+      log_message(LOG_INFO, "%s: exporting every flow still in the cache", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
     break;
   }
   stop.request_stop();
   pipeline.join();
-  summary.transport = exporter.totals();
-  summary.send_errors = exporter.errors();
-  report(summary, exporter);
+  if (control_thread.joinable()) {
+    control_thread.request_stop();
+    control_thread.join();
+  }
   if (!cl.pidfile.empty()) ::unlink(cl.pidfile.c_str());
+  if (failure) std::rethrow_exception(failure);
+  report(summary);
   return 0;
 }
 

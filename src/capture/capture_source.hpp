@@ -34,6 +34,8 @@ class CaptureSource {
   virtual ~CaptureSource() = default;
   virtual NextResult next(CapturedFrame& frame) = 0;
   virtual LinkType link_type() const = 0;
+  // For statistics: "file x.pcap", "nflog group 5", "interface eth0".
+  virtual std::string name() const = 0;
   virtual const CaptureStats& stats() const = 0;
   // Describes the last error after next() returned NextResult::error.
   virtual std::string error() const = 0;

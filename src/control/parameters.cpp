@@ -87,44 +87,64 @@ void set_timeout_rate(Config& c, std::string_view v) {
   c.timeout_rate = parse_integer<std::uint32_t>("timeout_rate", v, 0, 1'000'000);
 }
 void set_sndbuf(Config& c, std::string_view v) { c.sndbuf = parse_integer<int>("sndbuf", v, 0, 1 << 30); }
+void set_flush(Config& c, std::string_view v) { c.flush = parse_integer<int>("flush", v, 0, 2); }
 void set_export_rate(Config& c, std::string_view v) {
   c.export_rate = parse_integer<std::uint32_t>("export_rate", v, 0, 100'000'000);
 }
 
+std::string num(std::uint64_t v) { return std::to_string(v); }
+
+// name, default, help, apply, get, runtime
 constexpr ParameterSpec kParameters[] = {
     {"destination", "127.0.0.1:2055",
-     "collectors, comma-separated: addr[:port][@bind-addr][%iface], IPv6 as [addr]:port", set_destination},
-    {"protocol", "5", "export protocol: 5 (NetFlow v5), 9 (NetFlow v9) or 10 (IPFIX)", set_protocol},
-    {"active_timeout", "1800", "seconds after which a long-lived flow is exported and restarted", set_active_timeout},
+     "collectors, comma-separated: addr[:port][@bind-addr][%iface], IPv6 as [addr]:port", set_destination,
+     [](const Config& c) { return format_destinations(c.destinations); }, true},
+    {"protocol", "5", "export protocol: 5 (NetFlow v5), 9 (NetFlow v9) or 10 (IPFIX)", set_protocol,
+     [](const Config& c) { return std::to_string(c.protocol); }, true},
+    {"active_timeout", "1800", "seconds after which a long-lived flow is exported and restarted", set_active_timeout,
+     [](const Config& c) { return num(c.active_timeout); }, true},
     {"inactive_timeout", "15", "seconds without packets after which a flow is exported (0: every scan)",
-     set_inactive_timeout},
+     set_inactive_timeout, [](const Config& c) { return num(c.inactive_timeout); }, true},
     {"maxflows", "2000000",
-     "most flows kept at once; packets of new flows beyond it are dropped and counted (0: no limit)", set_maxflows},
-    {"hashsize", "0", "initial flow index slots (0: automatic); the index grows as flows arrive", set_hashsize},
-    {"engine_id", "0", "v5 engine_id (low 8 bits), v9 source id, IPFIX observation domain id", set_engine_id},
-    {"debug", "0", "log verbosity", set_debug},
-    {"refresh_rate", "20", "v9/IPFIX: re-send templates after this many export packets", set_refresh_rate},
-    {"timeout_rate", "30", "v9/IPFIX: re-send templates after this many minutes", set_timeout_rate},
-    {"sndbuf", "0", "socket send buffer in bytes per destination (0: system default)", set_sndbuf},
+     "most flows kept at once; packets of new flows beyond it are dropped and counted (0: no limit)", set_maxflows,
+     [](const Config& c) { return num(c.maxflows); }, true},
+    {"hashsize", "0", "initial flow index slots (0: automatic); the index grows as flows arrive", set_hashsize,
+     [](const Config& c) { return num(c.hashsize); }, true},
+    {"engine_id", "0", "v5 engine_id (low 8 bits), v9 source id, IPFIX observation domain id", set_engine_id,
+     [](const Config& c) { return num(c.engine_id); }, true},
+    {"debug", "0", "log verbosity", set_debug, [](const Config& c) { return std::to_string(c.debug); }, true},
+    {"refresh_rate", "20", "v9/IPFIX: re-send templates after this many export packets", set_refresh_rate,
+     [](const Config& c) { return num(c.refresh_rate); }, true},
+    {"timeout_rate", "30", "v9/IPFIX: re-send templates after this many minutes", set_timeout_rate,
+     [](const Config& c) { return num(c.timeout_rate); }, true},
+    {"sndbuf", "0", "socket send buffer in bytes per destination (0: system default)", set_sndbuf,
+     [](const Config& c) { return std::to_string(c.sndbuf); }, true},
     {"export_rate", "auto", "datagrams per second per destination (0: unpaced; auto: unpaced live, 20000 for --read)",
-     set_export_rate},
-    {"payload_size", "1400", "v9/IPFIX: most bytes of a message after its header", set_payload_size},
+     set_export_rate, [](const Config& c) { return c.export_rate ? num(*c.export_rate) : std::string("auto"); }, true},
+    {"payload_size", "1400", "v9/IPFIX: most bytes of a message after its header", set_payload_size,
+     [](const Config& c) { return num(c.payload_size); }, true},
     {"macaddress", "0", "v9/IPFIX: 1 exports source/destination MAC and EtherType (MACs become flow keys)",
-     set_macaddress},
-    {"vlan", "0", "v9/IPFIX: 1 exports VLAN ids (v9 vlanId; IPFIX dot1q ids and priorities) and EtherType", set_vlan},
-    {"direction", "0", "v9/IPFIX: 1 exports flowDirection", set_direction},
+     set_macaddress, [](const Config& c) { return num(c.macaddress); }, true},
+    {"vlan", "0", "v9/IPFIX: 1 exports VLAN ids (v9 vlanId; IPFIX dot1q ids and priorities) and EtherType", set_vlan,
+     [](const Config& c) { return num(c.vlan); }, true},
+    {"direction", "0", "v9/IPFIX: 1 exports flowDirection", set_direction,
+     [](const Config& c) { return num(c.direction); }, true},
     {"mpls_depth", "0", "v9/IPFIX: export the top N (0..3) MPLS labels and the top TTL (labels become flow keys)",
-     set_mpls_depth},
-    {"workers", "0", "live capture: worker threads, each with its own flow-cache shard (0: one per CPU)", set_workers},
-    {"exportcpu", "-1", "live capture: pin the export thread to this CPU (-1: no pinning)", set_exportcpu},
-    {"promisc", "0", "live capture: 1 puts --interface devices in promiscuous mode (for mirror ports)", set_promisc},
+     set_mpls_depth, [](const Config& c) { return num(c.mpls_depth); }, true},
+    {"workers", "0", "live capture: worker threads, each with its own flow-cache shard (0: one per CPU)", set_workers,
+     [](const Config& c) { return num(c.workers); }, false},
+    {"exportcpu", "-1", "live capture: pin the export thread to this CPU (-1: no pinning)", set_exportcpu,
+     [](const Config& c) { return std::to_string(c.exportcpu); }, false},
+    {"promisc", "0", "live capture: 1 puts --interface devices in promiscuous mode (for mirror ports)", set_promisc,
+     [](const Config& c) { return num(c.promisc); }, false},
+    {"flush", "0", "run time: 1 exports every flow now; 2 also zeroes the statistics (reads 0)", set_flush,
+     [](const Config&) { return std::string("0"); }, true},
     // ipt_NETFLOW parameters this version does not implement yet: accepted names, clear refusal.
-    {"aggregation", "", "aggregation rules (not implemented yet)", nullptr},
-    {"sampler", "", "flow sampler (not implemented yet)", nullptr},
-    {"snmp_rules", "", "interface index rules (not implemented yet)", nullptr},
-    {"natevents", "0", "NAT events from conntrack (not implemented yet)", nullptr},
-
-    {"scan_min", "1", "minimum delay between export scans (not implemented yet)", nullptr},
+    {"aggregation", "", "aggregation rules (not implemented yet)", nullptr, nullptr, false},
+    {"sampler", "", "flow sampler (not implemented yet)", nullptr, nullptr, false},
+    {"snmp_rules", "", "interface index rules (not implemented yet)", nullptr, nullptr, false},
+    {"natevents", "0", "NAT events from conntrack (not implemented yet)", nullptr, nullptr, false},
+    {"scan_min", "1", "minimum delay between export scans (not implemented yet)", nullptr, nullptr, false},
 };
 
 }  // namespace
@@ -182,6 +202,13 @@ void apply_config_text(Config& config, std::string_view text, const std::string&
       throw ParameterError(where + ": " + e.name(), std::string(e.what()).substr(e.name().size() + 2));
     }
   }
+}
+
+std::string get_parameter(const Config& config, std::string_view name) {
+  const ParameterSpec* spec = find_parameter(name);
+  if (spec == nullptr) throw ParameterError(std::string(name), "unknown parameter");
+  if (spec->get == nullptr) throw ParameterError(std::string(spec->name), "is not implemented yet");
+  return spec->get(config);
 }
 
 std::string parameters_help() {

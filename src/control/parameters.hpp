@@ -19,6 +19,10 @@ struct ParameterSpec {
   // Applies a textual value to the config; throws ParameterError naming the parameter.
   // nullptr: a known ipt_NETFLOW parameter that this version does not implement yet.
   void (*apply)(Config& config, std::string_view value);
+  // The current value as text (what `netflowctl get` shows); nullptr for unimplemented ones.
+  std::string (*get)(const Config& config);
+  // Can be changed on a running daemon (`netflowctl set`, SIGHUP).
+  bool runtime;
 };
 
 std::span<const ParameterSpec> parameter_table();
@@ -34,6 +38,9 @@ void apply_parameter(Config& config, std::string_view assignment);
 // are ignored, spaces around '=' are allowed. Throws ParameterError whose name is
 // "FILE:LINE: name". `text` is the file's content.
 void apply_config_text(Config& config, std::string_view text, const std::string& file_name);
+
+// The current value of a parameter as text. Throws ParameterError if unknown.
+std::string get_parameter(const Config& config, std::string_view name);
 
 // Text for --help: one line per parameter with its default.
 std::string parameters_help();

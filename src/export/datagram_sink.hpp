@@ -29,6 +29,22 @@ struct ExportTotals {
   std::uint64_t lost_bytes = 0;
   TimeUs first_lost = 0;
   TimeUs last_lost = 0;
+
+  ExportTotals& operator+=(const ExportTotals& o) {
+    datagrams += o.datagrams;
+    delivered += o.delivered;
+    delivered_bytes += o.delivered_bytes;
+    flow_records += o.flow_records;
+    if (o.lost_datagrams != 0) {
+      if (lost_datagrams == 0) first_lost = o.first_lost;
+      last_lost = o.last_lost;
+    }
+    lost_datagrams += o.lost_datagrams;
+    lost_flows += o.lost_flows;
+    lost_packets += o.lost_packets;
+    lost_bytes += o.lost_bytes;
+    return *this;
+  }
 };
 
 class DatagramSink {

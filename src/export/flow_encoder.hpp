@@ -26,6 +26,9 @@ struct ExportConfig {
   std::uint32_t timeout_rate = 30;  // ... or after this many minutes (0: never by time)
   TemplateFeatures features;
   std::string observation_domain_name = "netflowd";  // observationDomainName (IE 300)
+  // Template ids continue where a previous encoder stopped (protocol or destination changes),
+  // so a collector never sees an old id with a new meaning.
+  std::uint16_t first_template_id = 256;
 };
 
 struct EncoderStats {
@@ -39,6 +42,19 @@ struct EncoderStats {
   std::uint64_t not_exportable_bytes = 0;
   std::uint64_t options_records = 0;  // v9/IPFIX options data records
   std::uint64_t templates = 0;        // template ids allocated
+
+  EncoderStats& operator+=(const EncoderStats& o) {
+    records += o.records;
+    datagrams += o.datagrams;
+    packets += o.packets;
+    bytes += o.bytes;
+    not_exportable_flows += o.not_exportable_flows;
+    not_exportable_packets += o.not_exportable_packets;
+    not_exportable_bytes += o.not_exportable_bytes;
+    options_records += o.options_records;
+    templates += o.templates;
+    return *this;
+  }
 };
 
 class FlowEncoder {

@@ -5,13 +5,6 @@
 
 namespace netflowd {
 
-struct FlowCache::Entry {
-  FlowRecord record;
-  std::uint32_t tag = 0;  // high 32 bits of the key hash, to find the entry's index slot
-  std::uint32_t next_free = kNil;
-  bool used = false;
-};
-
 namespace {
 
 constexpr double kMaxLoad = 0.7;
@@ -114,10 +107,23 @@ void FlowCache::erase_slot(std::size_t hole) {
   index_[hole] = 0;
 }
 
-void FlowCache::grow_index() {
+void FlowCache::reconfigure(const FlowCacheConfig& config) {
+  const std::uint32_t old_hashsize = config_.hashsize;
+  config_ = config;
+  if (config.hashsize != old_hashsize) {
+    // Never below what the current flows need at the maximum load factor.
+    std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
+    while (static_cast<double>(size_) > kMaxLoad * static_cast<double>(slots)) slots *= 2;
+    rebuild_index(slots);
+  }
+}
+
+void FlowCache::grow_index() { rebuild_index(index_.size() * 2); }
+
+void FlowCache::rebuild_index(std::size_t slots) {
   std::vector<std::uint64_t> old;
   old.swap(index_);
-  index_.assign(old.size() * 2, 0);
+  index_.assign(slots, 0);
   index_mask_ = index_.size() - 1;
   for (const std::uint64_t s : old) {
     if (s == 0) continue;

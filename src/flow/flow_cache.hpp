@@ -70,6 +70,14 @@ class FlowCache {
   // Appends every flow to `ended` with the given reason and empties the cache.
   void flush(std::vector<FlowRecord>& ended, FlowEndReason reason = FlowEndReason::forced_end);
 
+  // Calls fn(const FlowRecord&) for every flow in the cache (the flow dump).
+  template <typename Fn>
+  void for_each(Fn fn) const;
+
+  // Applies new timeouts, limits and index size. Key options must not change while flows
+  // exist (flush first). A new hashsize rebuilds the index (never smaller than the flows need).
+  void reconfigure(const FlowCacheConfig& config);
+
   std::size_t size() const { return size_; }
   std::size_t index_capacity() const { return index_.size(); }
   std::size_t memory_bytes() const;
@@ -89,6 +97,7 @@ class FlowCache {
   void erase_slot(std::size_t slot);
   std::size_t slot_of(std::uint32_t id, std::uint32_t tag) const;
   void grow_index();
+  void rebuild_index(std::size_t slots);
   void sweep(std::uint32_t count, TimeUs now, std::vector<FlowRecord>& ended);
   void remove_flow(std::uint32_t id, FlowEndReason reason, std::vector<FlowRecord>& ended);
   void start_flow(Entry& e, const FlowKey& key, const ParsedPacket& p, const PacketMeta& meta);
@@ -105,5 +114,20 @@ class FlowCache {
   TimeUs last_sweep_ = 0;
   std::size_t size_ = 0;
 };
+
+struct FlowCache::Entry {
+  FlowRecord record;
+  std::uint32_t tag = 0;  // high 32 bits of the key hash, to find the entry's index slot
+  std::uint32_t next_free = kNil;
+  bool used = false;
+};
+
+template <typename Fn>
+void FlowCache::for_each(Fn fn) const {
+  for (std::uint32_t id = 0; id < entries_allocated_; ++id) {
+    const Entry& e = chunks_[id >> kChunkBits][id & ((1u << kChunkBits) - 1)];
+    if (e.used) fn(e.record);
+  }
+}
 
 }  // namespace netflowd

@@ -19,9 +19,18 @@ ExportConfig make_export_config(const Config& c, TimeUs start) {
   return e;
 }
 
-ExportStage::ExportStage(const Config& config, DatagramSink& sink, TimeUs start)
-    : sink_(sink), encoder_(make_flow_encoder(make_export_config(config, start), sink)) {
+ExportStage::ExportStage(const Config& config, DatagramSink& sink, TimeUs start, std::uint16_t first_template_id)
+    : sink_(sink), first_template_id_(first_template_id) {
+  ExportConfig e = make_export_config(config, start);
+  e.first_template_id = first_template_id;
+  encoder_ = make_flow_encoder(e, sink);
   context_.interfaces = &interfaces_;
+}
+
+std::uint16_t ExportStage::next_template_id() const {
+  // Ids run 256..65535 and then around again.
+  const std::uint64_t next = first_template_id_ + encoder_->stats().templates;
+  return static_cast<std::uint16_t>(next <= 0xffff ? next : 256 + (next - 0x10000) % (0x10000 - 256));
 }
 
 void ExportStage::set_interfaces(std::vector<InterfaceInfo> interfaces) {

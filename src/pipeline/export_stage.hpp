@@ -29,7 +29,7 @@ class ExportStage {
  public:
   // `start` is the zero of the sysUpTime clock and the start of metering. `interfaces` must
   // outlive the stage; it may be replaced through set_interfaces().
-  ExportStage(const Config& config, DatagramSink& sink, TimeUs start);
+  ExportStage(const Config& config, DatagramSink& sink, TimeUs start, std::uint16_t first_template_id = 256);
 
   void add(const FlowRecord& record, TimeUs now) { encoder_->add(record, now); }
   // Options records, template refresh by timer, and sending a datagram that waited too long.
@@ -39,9 +39,12 @@ class ExportStage {
   void set_interfaces(std::vector<InterfaceInfo> interfaces);
 
   const EncoderStats& stats() const { return encoder_->stats(); }
+  // The first template id a successor stage should use.
+  std::uint16_t next_template_id() const;
 
  private:
   DatagramSink& sink_;
+  std::uint16_t first_template_id_;
   std::unique_ptr<FlowEncoder> encoder_;
   std::vector<InterfaceInfo> interfaces_;
   ExportContext context_;

@@ -5,10 +5,10 @@
 #include <time.h>
 
 #include <atomic>
-#include <cstdio>
 #include <thread>
 
 #include "capture/netlink/interface_table.hpp"
+#include "common/log.hpp"
 #include "packet/apply_meta.hpp"
 #include "packet/parser.hpp"
 #include "pipeline/export_stage.hpp"
@@ -21,6 +21,7 @@ namespace {
 constexpr TimeUs kScanInterval = 100 * kUsPerMs;
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 constexpr std::size_t kBatch = 256;
+constexpr std::uint64_t kPublishEvery = 4096;  // capture threads publish counters this often
 
 TimeUs wall_clock_now() {
   timespec ts{};
@@ -33,7 +34,7 @@ struct PacketItem {
   PacketMeta meta;
 };
 
-// Counters a thread publishes for others (the export thread's options records).
+// Counters other threads need while running (the export thread's options records).
 struct SharedCounters {
   std::atomic<std::uint64_t> ignored_packets{0};
   std::atomic<std::uint64_t> ignored_bytes{0};
@@ -50,34 +51,29 @@ struct SharedCounters {
   }
 };
 
-// One capture thread's state.
-struct Capture {
-  CaptureSource* source;
-  ParseCounters parse;
-  std::uint64_t frames = 0;
-  std::uint64_t own_export = 0;                                   // netflowd's own export datagrams, never metered
-  std::uint64_t queue_drops = 0;                                  // a worker queue was full
-  std::vector<std::unique_ptr<SpscQueue<PacketItem>>> to_worker;  // one per worker
-};
-
-struct Worker {
-  std::unique_ptr<FlowCache> cache;
-  std::unique_ptr<SpscQueue<FlowRecord>> to_exporter;
-  Doorbell bell;
-  std::atomic<bool> done{false};
-};
-
-// Recognises the datagrams netflowd itself sends, in case a capture sees them.
+// Recognises the datagrams netflowd itself sends, should a capture see them. The export
+// thread replaces the list when the destinations change; capture threads pick it up at their
+// next publication.
 class OwnExportFilter {
  public:
-  explicit OwnExportFilter(const UdpExporter& exporter) {
-    for (std::size_t i = 0; i < exporter.size(); ++i) {
-      targets_.push_back({exporter.destination(i).address, exporter.destination(i).port, exporter.local_port(i)});
-    }
+  struct Target {
+    IpAddress address;
+    std::uint16_t port;
+    std::uint16_t local_port;
+  };
+  void set(std::vector<Target> targets) {
+    std::lock_guard lock(mutex_);
+    targets_ = std::move(targets);
+    version_.fetch_add(1, std::memory_order_release);
   }
-  bool matches(const ParsedPacket& p) const {
+  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  std::vector<Target> get() const {
+    std::lock_guard lock(mutex_);
+    return targets_;
+  }
+  static bool matches(const std::vector<Target>& targets, const ParsedPacket& p) {
     if (p.protocol != 17) return false;
-    for (const auto& t : targets_) {
+    for (const auto& t : targets) {
       if (p.dst_port == t.port && p.src_port == t.local_port && p.family == t.address.family &&
           std::equal(p.dst.begin(), p.dst.begin() + (p.family == IpFamily::v6 ? 16 : 4), t.address.bytes.begin())) {
         return true;
@@ -87,12 +83,22 @@ class OwnExportFilter {
   }
 
  private:
-  struct Target {
-    IpAddress address;
-    std::uint16_t port;
-    std::uint16_t local_port;
-  };
+  mutable std::mutex mutex_;
   std::vector<Target> targets_;
+  std::atomic<std::uint64_t> version_{0};
+};
+
+struct Capture {
+  CaptureSource* source;
+  CaptureSnapshot counters;
+  std::vector<std::unique_ptr<SpscQueue<PacketItem>>> to_worker;  // one per worker
+};
+
+struct Worker {
+  std::unique_ptr<FlowCache> cache;
+  std::unique_ptr<SpscQueue<FlowRecord>> to_exporter;
+  Doorbell bell;
+  std::atomic<bool> done{false};
 };
 
 void pin_to_cpu(int cpu) {
@@ -104,20 +110,48 @@ void pin_to_cpu(int cpu) {
   pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
+std::unique_ptr<UdpExporter> make_exporter(const Config& c) {
+  UdpExporterOptions o;
+  o.sndbuf = c.sndbuf;
+  o.rate = c.export_rate.value_or(0);
+  return std::make_unique<UdpExporter>(c.destinations, o);
+}
+
+std::vector<OwnExportFilter::Target> targets_of(const UdpExporter& e) {
+  std::vector<OwnExportFilter::Target> t;
+  for (std::size_t i = 0; i < e.size(); ++i)
+    t.push_back({e.destination(i).address, e.destination(i).port, e.local_port(i)});
+  return t;
+}
+
+// Whether a change from `a` to `b` needs new sockets / a new encoder.
+bool transport_changed(const Config& a, const Config& b) {
+  return a.destinations != b.destinations || a.sndbuf != b.sndbuf || a.export_rate != b.export_rate;
+}
+bool encoder_changed(const Config& a, const Config& b) {
+  return transport_changed(a, b) || a.protocol != b.protocol || a.engine_id != b.engine_id ||
+         a.payload_size != b.payload_size || a.refresh_rate != b.refresh_rate || a.timeout_rate != b.timeout_rate ||
+         a.macaddress != b.macaddress || a.vlan != b.vlan || a.direction != b.direction || a.mpls_depth != b.mpls_depth;
+}
+
 }  // namespace
 
-RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const Config& config, UdpExporter& exporter,
+RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveControl& control,
                     const LiveOptions& options, std::stop_token stop) {
   const unsigned nworkers = std::max(1u, options.workers);
-  const FlowCacheConfig cache_config = flow_cache_config(config);
-  const OwnExportFilter own_export(exporter);
+  const Config initial = control.config();
   const TimeUs start = wall_clock_now();
   SharedCounters shared;
+  OwnExportFilter own_export;
+
+  // Sockets are set up before any thread starts, so a bad destination fails at once.
+  std::unique_ptr<UdpExporter> first_exporter = make_exporter(initial);
+  own_export.set(targets_of(*first_exporter));
 
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned w = 0; w < nworkers; ++w) {
     auto worker = std::make_unique<Worker>();
-    worker->cache = std::make_unique<FlowCache>(cache_config);
+    worker->cache = std::make_unique<FlowCache>(flow_cache_config(initial));
     worker->to_exporter = std::make_unique<SpscQueue<FlowRecord>>(options.queue_capacity);
     workers.push_back(std::move(worker));
   }
@@ -125,6 +159,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const 
   for (auto& s : sources) {
     auto c = std::make_unique<Capture>();
     c->source = s.get();
+    c->counters.name = s->name();
     for (unsigned w = 0; w < nworkers; ++w) {
       c->to_worker.push_back(std::make_unique<SpscQueue<PacketItem>>(options.queue_capacity));
     }
@@ -133,39 +168,63 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const 
   std::atomic<unsigned> captures_running{static_cast<unsigned>(captures.size())};
   Doorbell export_bell;
 
-  auto capture_loop = [&](Capture& c) {
+  auto capture_loop = [&](std::size_t index) {
+    Capture& c = *captures[index];
+    CaptureSnapshot& n = c.counters;
     CapturedFrame frame;
     PacketItem item;
     const LinkType link = c.source->link_type();
+    // The key options decide the shard; they only change with a flush, which all threads see.
+    FlowKeyOptions key_options = flow_cache_config(control.config()).key_options;
+    std::uint64_t config_seen = control.config_version();
+    std::vector<OwnExportFilter::Target> own = own_export.get();
+    std::uint64_t own_seen = own_export.version();
+    auto publish = [&] {
+      n.source_drops = c.source->stats().source_drops;
+      control.publish_capture(index, n);
+      if (own_export.version() != own_seen) {
+        own_seen = own_export.version();
+        own = own_export.get();
+      }
+      if (control.config_version() != config_seen) {
+        config_seen = control.config_version();
+        key_options = flow_cache_config(control.config()).key_options;
+      }
+    };
     while (!stop.stop_requested()) {
       const NextResult rc = c.source->next(frame);
-      if (rc == NextResult::idle) continue;
+      if (rc == NextResult::idle) {
+        publish();
+        continue;
+      }
       if (rc != NextResult::frame) {
-        if (rc == NextResult::error) std::fprintf(stderr, "netflowd: %s\n", c.source->error().c_str());
+        if (rc == NextResult::error) log_message(LOG_ERR, "%s", c.source->error().c_str());
         break;
       }
-      ++c.frames;
+      if (++n.frames % kPublishEvery == 0) publish();
       const ParseStatus status = parse_packet(link, frame.bytes, frame.wire_length, item.packet);
       if (status != ParseStatus::ok) {
-        c.parse.count(status);
+        n.parse.count(status);
         shared.ignore(std::min<std::uint64_t>(frame.wire_length, frame.bytes.size()), frame.meta.timestamp);
         continue;
       }
+      n.parse.count(ParseStatus::ok);
       apply_capture_meta(frame.meta, item.packet);
-      if (own_export.matches(item.packet)) {
-        ++c.own_export;
+      if (OwnExportFilter::matches(own, item.packet)) {
+        ++n.own_export;
         continue;
       }
       item.meta = frame.meta;
-      const FlowKey key = make_flow_key(item.packet, item.meta.in_ifindex, cache_config.key_options);
+      const FlowKey key = make_flow_key(item.packet, item.meta.in_ifindex, key_options);
       const std::size_t shard = (hash_flow_key(key) >> 40) % nworkers;
       if (c.to_worker[shard]->push(item)) {
         workers[shard]->bell.ring();
       } else {
-        ++c.queue_drops;
+        ++n.queue_drops;
         shared.ignore(item.packet.ip_length, item.meta.timestamp);
       }
     }
+    publish();
     if (captures_running.fetch_sub(1) == 1) {
       for (auto& w : workers) w->bell.ring();
     }
@@ -177,6 +236,9 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const 
     PacketItem item;
     TimeUs next_scan = 0;
     std::uint64_t reported_created = 0;
+    std::uint64_t config_seen = control.config_version();
+    std::uint64_t flush_seen = control.flush_generation();
+    std::uint64_t dump_seen = control.dump_generation();
     auto has_work = [&] {
       for (auto& c : captures) {
         if (!c->to_worker[index]->empty()) return true;
@@ -194,6 +256,38 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const 
       if (!ended.empty()) export_bell.ring();
       ended.clear();
     };
+    auto publish = [&] {
+      const std::uint64_t created = w.cache->stats().flows_created;
+      shared.flows_created.fetch_add(created - reported_created, std::memory_order_relaxed);
+      reported_created = created;
+      control.publish_worker(
+          index, WorkerSnapshot{w.cache->stats(), w.cache->size(), w.cache->memory_bytes(), w.cache->index_capacity()});
+    };
+    // Run-time changes, flushes and dumps are looked at once per scan, never per packet.
+    auto follow_control = [&] {
+      if (control.config_version() != config_seen) {
+        config_seen = control.config_version();
+        const FlowCacheConfig next = flow_cache_config(control.config());
+        const FlowCacheConfig& now_cfg = w.cache->config();
+        if (next.key_options.mac != now_cfg.key_options.mac ||
+            next.key_options.mpls_labels != now_cfg.key_options.mpls_labels ||
+            next.counter_limit != now_cfg.counter_limit) {
+          w.cache->flush(ended, FlowEndReason::forced_end);  // flows keyed the old way end here
+        }
+        w.cache->reconfigure(next);
+      }
+      if (control.flush_generation() != flush_seen) {
+        flush_seen = control.flush_generation();
+        w.cache->flush(ended, FlowEndReason::forced_end);
+      }
+      if (control.dump_generation() != dump_seen) {
+        dump_seen = control.dump_generation();
+        std::vector<FlowRecord> flows;
+        flows.reserve(w.cache->size());
+        w.cache->for_each([&](const FlowRecord& r) { flows.push_back(r); });
+        control.deliver_dump(dump_seen, flows);
+      }
+    };
     for (;;) {
       std::size_t n = 0;
       for (auto& c : captures) {
@@ -206,11 +300,10 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const 
       }
       const TimeUs now = wall_clock_now();
       if (now >= next_scan) {
-        w.cache->expire(now, ended);
         next_scan = now + kScanInterval;
-        const std::uint64_t created = w.cache->stats().flows_created;
-        shared.flows_created.fetch_add(created - reported_created, std::memory_order_relaxed);
-        reported_created = created;
+        follow_control();
+        w.cache->expire(now, ended);
+        publish();
       }
       hand_over();
       if (n == 0) {
@@ -225,7 +318,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const 
     }
     w.cache->flush(ended, FlowEndReason::forced_end);
     hand_over();
-    shared.flows_created.fetch_add(w.cache->stats().flows_created - reported_created, std::memory_order_relaxed);
+    publish();
     w.done.store(true);
     export_bell.ring();
   };
@@ -233,14 +326,66 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const 
   RunSummary summary;
   auto export_loop = [&] {
     pin_to_cpu(options.export_cpu);
-    ExportStage stage(config, exporter, start);
+    Config config = initial;
+    std::uint64_t config_seen = control.config_version();
+    std::unique_ptr<UdpExporter> exporter = std::move(first_exporter);
+    ExportTotals transport_before;  // of exporters replaced by destination changes
+    EncoderStats encoder_before;    // of encoders replaced by protocol changes
+    std::vector<InterfaceInfo> interfaces;
+    try {
+      interfaces = read_interfaces();
+    } catch (const std::exception& e) {
+      log_message(LOG_WARNING, "interface table unavailable: %s", e.what());
+    }
+    auto stage = std::make_unique<ExportStage>(config, *exporter, start);
+    stage->set_interfaces(interfaces);
     std::unique_ptr<InterfaceWatcher> watcher;
     try {
-      stage.set_interfaces(read_interfaces());
       watcher = std::make_unique<InterfaceWatcher>();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "netflowd: interface table unavailable: %s\n", e.what());
+      log_message(LOG_WARNING, "interface changes will not be noticed: %s", e.what());
     }
+    auto publish = [&] {
+      ExporterSnapshot s;
+      s.encoder = encoder_before;
+      s.encoder += stage->stats();
+      s.transport = transport_before;
+      s.transport += exporter->totals();
+      for (std::size_t i = 0; i < exporter->size(); ++i) {
+        s.destinations.push_back({exporter->destination(i).to_string(), exporter->socket_stats(i)});
+      }
+      control.publish_exporter(s);
+      return s;
+    };
+    auto follow_control = [&](TimeUs now) {
+      if (control.config_version() == config_seen) return;
+      config_seen = control.config_version();
+      const Config next = control.config();
+      if (!encoder_changed(config, next)) {
+        config = next;
+        return;
+      }
+      // New protocol, destination or template features: send what the old encoder holds,
+      // then start a new one whose template ids continue after the old ones.
+      stage->finish(now);
+      encoder_before += stage->stats();
+      const std::uint16_t next_id = stage->next_template_id();
+      if (transport_changed(config, next)) {
+        try {
+          auto replacement = make_exporter(next);
+          transport_before += exporter->totals();
+          exporter = std::move(replacement);
+          own_export.set(targets_of(*exporter));
+        } catch (const std::exception& e) {
+          log_message(LOG_ERR, "new destination not usable, keeping the old one: %s", e.what());
+        }
+      }
+      config = next;
+      stage = std::make_unique<ExportStage>(config, *exporter, start, next_id);
+      stage->set_interfaces(interfaces);
+      log_message(LOG_INFO, "export now protocol %d to %s", config.protocol,
+                  format_destinations(config.destinations).c_str());
+    };
     TimeUs next_tick = 0;
     FlowRecord r;
     auto has_work = [&] {
@@ -254,15 +399,17 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const 
       TimeUs now = wall_clock_now();
       for (auto& w : workers) {
         while (n < 4 * kBatch && w->to_exporter->pop(r)) {
-          stage.add(r, now);
+          stage->add(r, now);
           ++n;
         }
       }
       if (now >= next_tick) {
         next_tick = now + kScanInterval;
+        follow_control(now);
         if (watcher && watcher->changed()) {
           try {
-            stage.set_interfaces(read_interfaces());
+            interfaces = read_interfaces();
+            stage->set_interfaces(interfaces);
           } catch (const std::exception&) {
             // keep the previous table
           }
@@ -273,7 +420,8 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const 
         m.ignored_bytes = shared.ignored_bytes.load(std::memory_order_relaxed);
         m.first_ignored = shared.first_ignored.load(std::memory_order_relaxed);
         m.last_ignored = shared.last_ignored.load(std::memory_order_relaxed);
-        stage.tick(now, m);
+        stage->tick(now, m);
+        publish();
       }
       if (n == 0) {
         bool all_done = true;
@@ -282,23 +430,29 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const 
         export_bell.wait(has_work, kIdleWait);
       }
     }
-    stage.finish(wall_clock_now());
-    summary.encoder = stage.stats();
+    stage->finish(wall_clock_now());
+    const ExporterSnapshot s = publish();
+    summary.encoder = s.encoder;
+    summary.transport = s.transport;
+    for (const auto& d : s.destinations) {
+      summary.destinations.emplace_back(d.destination, d.stats);
+      summary.send_errors += d.stats.err_sndbuf + d.stats.err_cberr + d.stats.err_other;
+    }
   };
 
   {
     std::vector<std::jthread> threads;
     threads.emplace_back(export_loop);
     for (unsigned w = 0; w < nworkers; ++w) threads.emplace_back(worker_loop, w);
-    for (auto& c : captures) threads.emplace_back(capture_loop, std::ref(*c));
+    for (std::size_t c = 0; c < captures.size(); ++c) threads.emplace_back(capture_loop, c);
   }  // joins: captures stop on `stop`, workers drain, the exporter sends everything
 
   for (auto& c : captures) {
-    summary.frames += c->frames;
-    summary.parse += c->parse;
-    summary.own_export += c->own_export;
-    summary.queue_drops += c->queue_drops;
-    summary.source_drops += c->source->stats().source_drops;
+    summary.frames += c->counters.frames;
+    summary.parse += c->counters.parse;
+    summary.own_export += c->counters.own_export;
+    summary.queue_drops += c->counters.queue_drops;
+    summary.source_drops += c->counters.source_drops;
   }
   for (auto& w : workers) summary.cache += w->cache->stats();
   summary.parse.by_status[0] = summary.frames - summary.parse.skipped();

@@ -16,8 +16,8 @@
 
 #include "capture/capture_source.hpp"
 #include "control/config.hpp"
+#include "pipeline/live_control.hpp"
 #include "pipeline/run_summary.hpp"
-#include "transport/udp_exporter.hpp"
 
 namespace netflowd {
 
@@ -27,9 +27,11 @@ struct LiveOptions {
   std::size_t queue_capacity = 8192;
 };
 
-// Blocks until `stop` is requested, then drains everything to the exporter and returns the
-// totals. Sources are used from their own capture threads.
-RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, const Config& config, UdpExporter& exporter,
+// Blocks until `stop` is requested, then drains everything to the collectors and returns the
+// totals. Sources are used from their own capture threads. The configuration is read from
+// `control` and followed when it changes (run-time parameters); statistics and flow dumps are
+// published to it. Throws SetupError if the destinations cannot be set up.
+RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveControl& control,
                     const LiveOptions& options, std::stop_token stop);
 
 }  // namespace netflowd

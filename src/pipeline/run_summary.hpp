@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "export/flow_encoder.hpp"
 #include "flow/flow_cache.hpp"
@@ -24,6 +26,8 @@ struct RunSummary {
   std::uint64_t source_drops = 0;  // lost before netflowd saw them (NFLOG overrun, ring full)
   std::uint64_t queue_drops = 0;   // a worker's queue was full
   std::uint64_t own_export = 0;    // netflowd's own export datagrams seen by a capture, skipped
+  // The destinations in use at the end, with their socket counters.
+  std::vector<std::pair<std::string, SocketStats>> destinations;
 
   std::uint64_t dropped() const { return parse.skipped() + cache.maxflows_dropped_packets + queue_drops; }
 };

@@ -39,6 +39,7 @@ class AfPacketSource final : public CaptureSource {
 
   NextResult next(CapturedFrame& frame) override;
   LinkType link_type() const override { return link_; }
+  std::string name() const override { return "interface " + interface_; }
   const CaptureStats& stats() const override;
   std::string error() const override { return error_; }
   std::uint32_t ifindex() const { return ifindex_; }

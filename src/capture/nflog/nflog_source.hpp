@@ -30,6 +30,7 @@ class NflogSource final : public CaptureSource {
   NextResult next(CapturedFrame& frame) override;
   // The payload is the network-layer packet; the version nibble tells IPv4 from IPv6.
   LinkType link_type() const override { return LinkType::raw_ip; }
+  std::string name() const override { return "nflog group " + std::to_string(group_); }
   const CaptureStats& stats() const override { return stats_; }
   std::string error() const override { return error_; }
   std::uint16_t group() const { return group_; }

@@ -18,6 +18,7 @@ class PcapFileSource final : public CaptureSource {
 
   NextResult next(CapturedFrame& frame) override;
   LinkType link_type() const override { return link_; }
+  std::string name() const override { return "file " + path_; }
   const CaptureStats& stats() const override { return stats_; }
   std::string error() const override { return error_; }
 

@@ -37,7 +37,8 @@ TemplateEncoder::TemplateEncoder(Dialect dialect, const ExportConfig& config, Da
     : dialect_(dialect),
       config_(config),
       writer_(dialect, config.engine_id, config.boot_time, config.payload_size, sink),
-      clock_{config.boot_time} {
+      clock_{config.boot_time},
+      last_template_id_(static_cast<std::uint16_t>(std::max<int>(config.first_template_id, 256) - 1)) {
   using namespace ie;
   options_[kSystemInit].wire = options_wire({kObservationDomainId, kSystemInitTimeMilliseconds, kObservationDomainName,
                                              kFlowStartMilliseconds, kFlowEndMilliseconds});

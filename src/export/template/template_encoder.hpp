@@ -63,7 +63,7 @@ class TemplateEncoder final : public FlowEncoder {
   RecordClock clock_;
   std::unordered_map<std::uint32_t, TemplateState> data_templates_;  // by shape
   std::array<TemplateState, kOptionsKinds> options_{};
-  std::uint16_t last_template_id_ = 255;
+  std::uint16_t last_template_id_;
   TimeUs pending_since_ = -1;
   bool first_tick_ = true;
   TimeUs next_statistics_ = 0;

@@ -1,0 +1,74 @@
+// netflowctl: controls a running netflowd over its control socket, the way `sysctl
+// net.netflow.*` and /proc/net/stat/ipt_netflow* control and show ipt_NETFLOW.
+//
+// Exit codes: 0 success, 1 netflowd refused or could not be reached, 2 bad command line.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
+#include "control/control_socket.hpp"
+
+namespace {
+
+void usage(std::FILE* out) {
+  std::fputs(
+      "usage: netflowctl [--control PATH] COMMAND\n"
+      "\n"
+      "commands:\n"
+      "  get [NAME...]            parameter values (all, or the named ones)\n"
+      "  set NAME=VALUE [...]     change run-time parameters; flush=1 exports every flow now,\n"
+      "                           flush=2 also zeroes the statistics\n"
+      "  stat [--json|--snmp]     statistics (the /proc/net/stat/ipt_netflow view)\n"
+      "  flows [--json]           the flows in the caches\n"
+      "\n"
+      "  --control PATH           netflowd's control socket (default /run/netflowd.sock)\n",
+      out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string path = netflowd::kDefaultControlPath;
+  std::string request;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      usage(stdout);
+      return 0;
+    }
+    if (arg == "--control" && request.empty()) {
+      if (i + 1 >= argc) {
+        std::fputs("netflowctl: --control needs a path\n", stderr);
+        return 2;
+      }
+      path = argv[++i];
+      continue;
+    }
+    if (!request.empty()) request += ' ';
+    request += arg;
+  }
+  const std::string command = request.substr(0, request.find(' '));
+  if (command != "get" && command != "set" && command != "stat" && command != "flows") {
+    std::fprintf(stderr, "netflowctl: %s\n",
+                 request.empty() ? "no command" : ("unknown command '" + command + "'").c_str());
+    usage(stderr);
+    return 2;
+  }
+  try {
+    const std::string response = netflowd::control_request(path, request);
+    const std::size_t nl = response.find('\n');
+    const std::string status = response.substr(0, nl);
+    if (status == "OK") {
+      if (nl != std::string::npos) std::fputs(response.c_str() + nl + 1, stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "netflowctl: %s\n",
+                 status.starts_with("ERROR ") ? status.c_str() + 6 : ("unexpected answer: " + status).c_str());
+    return 1;
+  } catch (const netflowd::SetupError& e) {
+    std::fprintf(stderr, "netflowctl: %s\n", e.what());
+    return 1;
+  }
+}
