@@ -1,0 +1,91 @@
+#include "pipeline/live_control.hpp"
+
+#include <gtest/gtest.h>
+
+#include "pipeline/control_handler.hpp"
+
+namespace netflowd {
+namespace {
+
+TEST(LiveControl, SetValidatesAndVersions) {
+  LiveControl control(Config{}, 2, 1, 1);
+  const auto v0 = control.config_version();
+  EXPECT_EQ(control.set("active_timeout=60"), "");
+  EXPECT_EQ(control.config().active_timeout, 60u);
+  EXPECT_GT(control.config_version(), v0);
+  EXPECT_NE(control.set("protocol=7").find("protocol"), std::string::npos);
+  EXPECT_EQ(control.config().protocol, 5) << "a refused value changes nothing";
+  EXPECT_NE(control.set("workers=4").find("only be set at start"), std::string::npos);
+  EXPECT_NE(control.set("sampler=random:10").find("not implement"), std::string::npos);
+}
+
+TEST(LiveControl, FlushRequestsAndZeroing) {
+  LiveControl control(Config{}, 1, 0, 1);
+  WorkerSnapshot w;
+  w.cache.packets = 100;
+  w.active_flows = 3;
+  control.publish_worker(0, w);
+  const auto g0 = control.flush_generation();
+  EXPECT_EQ(control.set("flush=1"), "");
+  EXPECT_EQ(control.flush_generation(), g0 + 1);
+  EXPECT_EQ(control.snapshot().workers[0].cache.packets, 100u);
+  EXPECT_EQ(control.set("flush=2"), "");
+  EXPECT_EQ(control.snapshot().workers[0].cache.packets, 0u) << "counters zeroed";
+  EXPECT_EQ(control.snapshot().workers[0].active_flows, 3u) << "gauges are not counters";
+  w.cache.packets = 130;
+  control.publish_worker(0, w);
+  EXPECT_EQ(control.snapshot().workers[0].cache.packets, 30u);
+  EXPECT_EQ(control.config().flush, 0) << "flush always reads back 0";
+}
+
+TEST(LiveControl, ReloadReportsWhatChanged) {
+  Config start;
+  LiveControl control(start, 1, 0, 1);
+  Config fresh = start;
+  fresh.active_timeout = 99;
+  fresh.workers = 8;  // start-only: ignored by a reload
+  fresh.destinations = parse_destinations("127.0.0.1:9999");
+  const auto changed = control.reload(fresh);
+  EXPECT_EQ(changed, (std::vector<std::string>{"destination", "active_timeout"}));
+  EXPECT_EQ(control.config().active_timeout, 99u);
+  EXPECT_EQ(control.config().workers, 0u);
+  EXPECT_TRUE(control.reload(fresh).empty()) << "nothing changes the second time";
+}
+
+TEST(ControlHandler, GetSetAndErrors) {
+  LiveControl control(Config{}, 1, 0, 1);
+  EXPECT_EQ(handle_control_request(control, "get inactive_timeout"), "OK\n15\n");
+  EXPECT_EQ(handle_control_request(control, "set inactive-timeout=5"), "OK\n");
+  EXPECT_EQ(handle_control_request(control, "get inactive_timeout"), "OK\n5\n");
+  EXPECT_EQ(handle_control_request(control, "set maxflows=x").rfind("ERROR maxflows", 0), 0u);
+  EXPECT_EQ(handle_control_request(control, "frobnicate").rfind("ERROR unknown request", 0), 0u);
+  const std::string all = handle_control_request(control, "get");
+  EXPECT_NE(all.find("destination=127.0.0.1:2055\n"), std::string::npos);
+  EXPECT_NE(all.find("protocol=5\n"), std::string::npos);
+}
+
+TEST(ControlHandler, StatAddsUp) {
+  LiveControl control(Config{}, 1, 1, 1);
+  WorkerSnapshot w;
+  w.cache.packets = 90;
+  w.cache.flows_created = 7;
+  control.publish_worker(0, w);
+  CaptureSnapshot c;
+  c.name = "nflog group 5";
+  c.frames = 100;
+  c.parse.by_status[static_cast<std::size_t>(ParseStatus::non_ip)] = 4;
+  c.parse.by_status[static_cast<std::size_t>(ParseStatus::truncated_l4)] = 1;
+  c.own_export = 5;
+  control.publish_capture(0, c);
+  const std::string text = handle_control_request(control, "stat");
+  EXPECT_NE(text.find("Accounting: observed 100 = metered 90 + dropped 5 (not IP 4, malformed 1, maxflows 0, queue 0) "
+                      "+ own export 5"),
+            std::string::npos)
+      << text;
+  const std::string json = handle_control_request(control, "stat --json");
+  EXPECT_NE(json.find("\"observed\":100,\"metered_packets\":90"), std::string::npos) << json;
+  EXPECT_NE(handle_control_request(control, "stat --snmp").find("inPackets        90\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace netflowd
