@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "flow/aggregation.hpp"
 #include "transport/destination.hpp"
 
 namespace netflowd {
@@ -40,6 +42,9 @@ struct Config {
   // A request, not a setting: 1 exports every flow now, 2 also zeroes statistics. Consumed
   // by the daemon; always reads back 0.
   int flush = 0;
+  // Aggregation rules: the text as given and the parsed rules (shared, immutable).
+  std::string aggregation;
+  std::shared_ptr<const AggregationRules> aggregation_rules;
 };
 
 }  // namespace netflowd

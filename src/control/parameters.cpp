@@ -87,6 +87,11 @@ void set_timeout_rate(Config& c, std::string_view v) {
   c.timeout_rate = parse_integer<std::uint32_t>("timeout_rate", v, 0, 1'000'000);
 }
 void set_sndbuf(Config& c, std::string_view v) { c.sndbuf = parse_integer<int>("sndbuf", v, 0, 1 << 30); }
+void set_aggregation(Config& c, std::string_view v) {
+  auto rules = AggregationRules::parse(v);  // throws ParameterError("aggregation", ...)
+  c.aggregation = std::string(v);
+  c.aggregation_rules = rules.empty() ? nullptr : std::make_shared<const AggregationRules>(std::move(rules));
+}
 void set_flush(Config& c, std::string_view v) { c.flush = parse_integer<int>("flush", v, 0, 2); }
 void set_export_rate(Config& c, std::string_view v) {
   c.export_rate = parse_integer<std::uint32_t>("export_rate", v, 0, 100'000'000);
@@ -140,7 +145,9 @@ constexpr ParameterSpec kParameters[] = {
     {"flush", "0", "run time: 1 exports every flow now; 2 also zeroes the statistics (reads 0)", set_flush,
      [](const Config&) { return std::string("0"); }, true},
     // ipt_NETFLOW parameters this version does not implement yet: accepted names, clear refusal.
-    {"aggregation", "", "aggregation rules (not implemented yet)", nullptr, nullptr, false},
+    {"aggregation", "",
+     "rules A.B.C.D/M=N (cut matching IPv4 addresses to /N), P1-P2=P and P=Q (replace ports), comma-separated",
+     set_aggregation, [](const Config& c) { return c.aggregation; }, true},
     {"sampler", "", "flow sampler (not implemented yet)", nullptr, nullptr, false},
     {"snmp_rules", "", "interface index rules (not implemented yet)", nullptr, nullptr, false},
     {"natevents", "0", "NAT events from conntrack (not implemented yet)", nullptr, nullptr, false},

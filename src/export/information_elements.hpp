@@ -25,9 +25,11 @@ inline constexpr InformationElement kIpClassOfService{5, 1, "ipClassOfService"};
 inline constexpr InformationElement kTcpControlBits{6, 1, "tcpControlBits"};  // reduced size: 8 flag bits
 inline constexpr InformationElement kSourceTransportPort{7, 2, "sourceTransportPort"};
 inline constexpr InformationElement kSourceIPv4Address{8, 4, "sourceIPv4Address"};
+inline constexpr InformationElement kSourceIPv4PrefixLength{9, 1, "sourceIPv4PrefixLength"};
 inline constexpr InformationElement kIngressInterface{10, 4, "ingressInterface"};
 inline constexpr InformationElement kDestinationTransportPort{11, 2, "destinationTransportPort"};
 inline constexpr InformationElement kDestinationIPv4Address{12, 4, "destinationIPv4Address"};
+inline constexpr InformationElement kDestinationIPv4PrefixLength{13, 1, "destinationIPv4PrefixLength"};
 inline constexpr InformationElement kEgressInterface{14, 4, "egressInterface"};
 inline constexpr InformationElement kIpNextHopIPv4Address{15, 4, "ipNextHopIPv4Address"};
 inline constexpr InformationElement kFlowEndSysUpTime{21, 4, "flowEndSysUpTime"};      // v9 LAST_SWITCHED

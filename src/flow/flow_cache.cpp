@@ -144,6 +144,8 @@ void FlowCache::start_flow(Entry& e, const FlowKey& key, const ParsedPacket& p, 
   r.ethertype = p.ethertype;
   r.direction = meta.direction;
   r.ipsec_spi = p.ipsec_spi;
+  r.src_prefix = p.src_prefix;
+  r.dst_prefix = p.dst_prefix;
   ++stats_.flows_created;
 }
 

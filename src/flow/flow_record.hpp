@@ -30,7 +30,9 @@ struct FlowRecord {
   std::uint32_t flow_label = 0;              // of the first packet
   std::uint32_t ipsec_spi = 0;
   std::uint16_t ethertype = 0;
-  std::uint8_t tcp_flags = 0;  // ORed over packets
+  std::uint8_t tcp_flags = 0;   // ORed over packets
+  std::uint8_t src_prefix = 0;  // aggregation: prefix lengths the addresses were cut to
+  std::uint8_t dst_prefix = 0;
   FlowEndReason end_reason = FlowEndReason::forced_end;
   FlowDirection direction = FlowDirection::ingress;  // of the first packet
 };

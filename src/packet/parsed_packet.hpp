@@ -51,6 +51,9 @@ struct ParsedPacket {
   std::uint32_t ipv6_ext = 0;      // Ipv6ExtBit positions
   std::uint32_t flow_label = 0;    // 20-bit IPv6 flow label
   std::uint32_t ipsec_spi = 0;     // AH or ESP SPI (host order), 0 if none
+  // Prefix lengths the addresses were cut to by an aggregation rule (0: not aggregated).
+  std::uint8_t src_prefix = 0;
+  std::uint8_t dst_prefix = 0;
   std::uint8_t icmp_type = 0;
   std::uint8_t icmp_code = 0;
 

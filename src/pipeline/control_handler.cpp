@@ -154,6 +154,14 @@ std::string format_stat_text(const LiveSnapshot& s) {
             static_cast<u64>(cp.parse.malformed()), static_cast<u64>(cp.source_drops), static_cast<u64>(cp.queue_drops),
             static_cast<u64>(cp.own_export));
   }
+  if (const auto& rules = s.config.aggregation_rules) {
+    const std::vector<std::string> lines = rules->describe();
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      std::uint64_t usage = 0;
+      for (const auto& cp : s.captures) usage += i < cp.aggregation_usage.size() ? cp.aggregation_usage[i] : 0;
+      out += fmt("aggr#%zu %s (usage %llu)\n", i, lines[i].c_str(), static_cast<u64>(usage));
+    }
+  }
   const std::uint64_t dropped = t.non_ip + t.malformed + t.cache.maxflows_dropped_packets + t.queue_drops;
   out +=
       fmt("Accounting: observed %llu = metered %llu + dropped %llu (not IP %llu, malformed %llu, maxflows %llu, "

@@ -176,6 +176,8 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     const LinkType link = c.source->link_type();
     // The key options decide the shard; they only change with a flush, which all threads see.
     FlowKeyOptions key_options = flow_cache_config(control.config()).key_options;
+    std::shared_ptr<const AggregationRules> aggregation = control.config().aggregation_rules;
+    n.aggregation_usage.assign(aggregation ? aggregation->size() : 0, 0);
     std::uint64_t config_seen = control.config_version();
     std::vector<OwnExportFilter::Target> own = own_export.get();
     std::uint64_t own_seen = own_export.version();
@@ -188,7 +190,12 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       }
       if (control.config_version() != config_seen) {
         config_seen = control.config_version();
-        key_options = flow_cache_config(control.config()).key_options;
+        const Config now_config = control.config();
+        key_options = flow_cache_config(now_config).key_options;
+        if (now_config.aggregation_rules != aggregation) {
+          aggregation = now_config.aggregation_rules;
+          n.aggregation_usage.assign(aggregation ? aggregation->size() : 0, 0);
+        }
       }
     };
     while (!stop.stop_requested()) {
@@ -214,6 +221,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         ++n.own_export;
         continue;
       }
+      if (aggregation) aggregation->apply(item.packet, n.aggregation_usage);
       item.meta = frame.meta;
       const FlowKey key = make_flow_key(item.packet, item.meta.in_ifindex, key_options);
       const std::size_t shard = (hash_flow_key(key) >> 40) % nworkers;

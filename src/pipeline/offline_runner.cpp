@@ -23,6 +23,8 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
   TimeUs next_scan = 0;
   MeteringTotals metering;
   const LinkType link = source.link_type();
+  const AggregationRules* aggregation = config.aggregation_rules.get();
+  if (aggregation) summary.aggregation_usage.assign(aggregation->size(), 0);
 
   auto ignore = [&](std::uint64_t bytes) {
     if (metering.ignored_packets == 0) metering.first_ignored = now;
@@ -58,6 +60,7 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
     frame.meta.timestamp = now;
 
     const ParseStatus status = parse_packet(link, frame.bytes, frame.wire_length, packet);
+    if (status == ParseStatus::ok && aggregation) aggregation->apply(packet, summary.aggregation_usage);
     if (status != ParseStatus::ok) {
       summary.parse.count(status);
       ignore(frame.wire_length);

@@ -28,6 +28,7 @@ struct RunSummary {
   std::uint64_t own_export = 0;    // netflowd's own export datagrams seen by a capture, skipped
   // The destinations in use at the end, with their socket counters.
   std::vector<std::pair<std::string, SocketStats>> destinations;
+  std::vector<std::uint64_t> aggregation_usage;  // per aggregation rule
 
   std::uint64_t dropped() const { return parse.skipped() + cache.maxflows_dropped_packets + queue_drops; }
 };

@@ -39,11 +39,11 @@ void Netflow5Encoder::add(const FlowRecord& r, TimeUs now) {
   w.put_u8(r.tcp_flags);
   w.put_u8(r.key.protocol);
   w.put_u8(r.key.tos);
-  w.put_u16(0);  // src_as
-  w.put_u16(0);  // dst_as
-  w.put_u8(0);   // src_mask
-  w.put_u8(0);   // dst_mask
-  w.put_u16(0);  // pad2
+  w.put_u16(0);            // src_as
+  w.put_u16(0);            // dst_as
+  w.put_u8(r.src_prefix);  // src_mask: the prefix length an aggregation rule cut to
+  w.put_u8(r.dst_prefix);  // dst_mask
+  w.put_u16(0);            // pad2
   ++count_;
   ++stats_.records;
   stats_.packets += r.packets;

@@ -49,6 +49,7 @@ std::uint32_t shape_of(const FlowRecord& r, const TemplateFeatures& features) {
     if (k.protocol == kIcmpv6) s |= kShapeIcmp;
   } else {
     if (r.ipv4_options != 0) s |= kShapeIpv4Options;
+    if (r.src_prefix != 0 || r.dst_prefix != 0) s |= kShapePrefix;
     if (k.protocol == kIcmp) s |= kShapeIcmp;
     if (k.protocol == kIgmp) s |= kShapeIgmp;
   }
@@ -85,6 +86,10 @@ std::vector<TemplateField> template_fields(std::uint32_t shape, Dialect dialect,
     add(f, ie::kIpNextHopIPv4Address, F::next_hop_v4);
     add(f, ie::kIpVersion, F::ip_version);
     if (shape & kShapeIpv4Options) add(f, ie::kIpv4Options, F::ipv4_options);
+    if (shape & kShapePrefix) {
+      add(f, ie::kSourceIPv4PrefixLength, F::src_prefix);
+      add(f, ie::kDestinationIPv4PrefixLength, F::dst_prefix);
+    }
     if (ipfix && (shape & kShapeIcmp)) add(f, ie::kIcmpTypeCodeIPv4, F::icmp_type_code);
   }
   // 2. L4 block; v9 has no ICMP type/code element, so ICMP travels in the port fields there.
@@ -201,6 +206,8 @@ void write_data_record(ByteWriter& w, const std::vector<TemplateField>& fields, 
         break;
       }
       case FieldKind::direction: w.put_u8(static_cast<std::uint8_t>(r.direction)); break;
+      case FieldKind::src_prefix: w.put_u8(r.src_prefix); break;
+      case FieldKind::dst_prefix: w.put_u8(r.dst_prefix); break;
     }
   }
 }

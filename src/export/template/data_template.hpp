@@ -63,6 +63,8 @@ enum class FieldKind : std::uint8_t {
   mpls_ttl,
   mpls_label,
   direction,
+  src_prefix,
+  dst_prefix,
 };
 
 struct TemplateField {
@@ -89,6 +91,7 @@ enum ShapeBit : std::uint32_t {
   kShapeEthertype = 1u << 12,
   kShapeMpls = 1u << 13,
   kShapeDirection = 1u << 14,
+  kShapePrefix = 1u << 15,
 };
 
 std::uint32_t shape_of(const FlowRecord& r, const TemplateFeatures& features);
