@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "control/snmp_rules.hpp"
 #include "flow/aggregation.hpp"
 #include "transport/destination.hpp"
 
@@ -45,6 +46,9 @@ struct Config {
   // Aggregation rules: the text as given and the parsed rules (shared, immutable).
   std::string aggregation;
   std::shared_ptr<const AggregationRules> aggregation_rules;
+  // SNMP-index rules: the text as given and the parsed rules.
+  std::string snmp_rules;
+  std::shared_ptr<const SnmpRules> snmp_rules_parsed;
 };
 
 }  // namespace netflowd

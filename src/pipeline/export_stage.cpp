@@ -24,7 +24,43 @@ ExportStage::ExportStage(const Config& config, DatagramSink& sink, TimeUs start,
   ExportConfig e = make_export_config(config, start);
   e.first_template_id = first_template_id;
   encoder_ = make_flow_encoder(e, sink);
-  context_.interfaces = &interfaces_;
+  snmp_rules_ = config.snmp_rules_parsed;
+  rebuild_interface_view();
+  context_.interfaces = &exported_;
+}
+
+void ExportStage::add(const FlowRecord& record, TimeUs now) {
+  if (ifindex_map_.empty()) {
+    encoder_->add(record, now);
+    return;
+  }
+  FlowRecord r = record;
+  auto map = [this](std::uint32_t i) {
+    const auto it = ifindex_map_.find(i);
+    return it == ifindex_map_.end() ? i : it->second;
+  };
+  r.key.in_ifindex = map(r.key.in_ifindex);
+  r.out_ifindex = map(r.out_ifindex);
+  encoder_->add(r, now);
+}
+
+void ExportStage::set_snmp_rules(std::shared_ptr<const SnmpRules> rules) {
+  if (rules == snmp_rules_) return;
+  snmp_rules_ = std::move(rules);
+  rebuild_interface_view();
+}
+
+void ExportStage::rebuild_interface_view() {
+  exported_ = interfaces_;
+  ifindex_map_.clear();
+  if (snmp_rules_) {
+    for (InterfaceInfo& i : exported_) {
+      const std::uint32_t mapped = snmp_rules_->map(i.name, i.ifindex);
+      if (mapped != i.ifindex) ifindex_map_[i.ifindex] = mapped;
+      i.ifindex = mapped;
+    }
+  }
+  ++context_.interfaces_generation;
 }
 
 std::uint16_t ExportStage::next_template_id() const {
@@ -36,7 +72,7 @@ std::uint16_t ExportStage::next_template_id() const {
 void ExportStage::set_interfaces(std::vector<InterfaceInfo> interfaces) {
   if (interfaces == interfaces_) return;
   interfaces_ = std::move(interfaces);
-  ++context_.interfaces_generation;
+  rebuild_interface_view();
 }
 
 void ExportStage::tick(TimeUs now, const MeteringTotals& m) {

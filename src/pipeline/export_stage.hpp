@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "common/interface_info.hpp"
@@ -31,12 +32,14 @@ class ExportStage {
   // outlive the stage; it may be replaced through set_interfaces().
   ExportStage(const Config& config, DatagramSink& sink, TimeUs start, std::uint16_t first_template_id = 256);
 
-  void add(const FlowRecord& record, TimeUs now) { encoder_->add(record, now); }
+  void add(const FlowRecord& record, TimeUs now);
   // Options records, template refresh by timer, and sending a datagram that waited too long.
   void tick(TimeUs now, const MeteringTotals& metering);
   // Sends whatever is pending.
   void finish(TimeUs now) { encoder_->flush(now); }
   void set_interfaces(std::vector<InterfaceInfo> interfaces);
+  // snmp-rules: exported interface numbers derived from interface names (nullptr: none).
+  void set_snmp_rules(std::shared_ptr<const SnmpRules> rules);
 
   const EncoderStats& stats() const { return encoder_->stats(); }
   // The first template id a successor stage should use.
@@ -46,7 +49,12 @@ class ExportStage {
   DatagramSink& sink_;
   std::uint16_t first_template_id_;
   std::unique_ptr<FlowEncoder> encoder_;
-  std::vector<InterfaceInfo> interfaces_;
+  void rebuild_interface_view();
+
+  std::vector<InterfaceInfo> interfaces_;  // as the kernel numbers them
+  std::vector<InterfaceInfo> exported_;    // with snmp-rules applied: what options records show
+  std::shared_ptr<const SnmpRules> snmp_rules_;
+  std::unordered_map<std::uint32_t, std::uint32_t> ifindex_map_;  // kernel -> exported, when they differ
   ExportContext context_;
 };
 

@@ -21,6 +21,7 @@ namespace {
 constexpr TimeUs kScanInterval = 100 * kUsPerMs;
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 constexpr std::size_t kBatch = 256;
+constexpr auto kDrainTime = std::chrono::milliseconds(250);
 constexpr std::uint64_t kPublishEvery = 4096;  // capture threads publish counters this often
 
 TimeUs wall_clock_now() {
@@ -198,10 +199,22 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         }
       }
     };
-    while (!stop.stop_requested()) {
+    // After stop, what the kernel already queued for us (NFLOG batches, ring blocks) is still
+    // read and metered until the source is empty, for at most kDrainTime: SIGTERM does not
+    // lose packets the kernel had already delivered, and traffic that keeps coming cannot hold
+    // the shutdown up.
+    bool draining = false;
+    std::chrono::steady_clock::time_point drain_deadline{};
+    for (;;) {
+      if (!draining && stop.stop_requested()) {
+        draining = true;
+        drain_deadline = std::chrono::steady_clock::now() + kDrainTime;
+      }
+      if (draining && std::chrono::steady_clock::now() > drain_deadline) break;
       const NextResult rc = c.source->next(frame);
       if (rc == NextResult::idle) {
         publish();
+        if (draining) break;
         continue;
       }
       if (rc != NextResult::frame) {
@@ -369,6 +382,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       if (control.config_version() == config_seen) return;
       config_seen = control.config_version();
       const Config next = control.config();
+      stage->set_snmp_rules(next.snmp_rules_parsed);
       if (!encoder_changed(config, next)) {
         config = next;
         return;

@@ -331,13 +331,13 @@ def expected_template(f, version, params):
             t.append((31, 4))
         if ext:
             t.append((64, 4))
-        if ipfix and is_icmp(p):
-            t.append((139, 2))
+        if is_icmp(p):  # v9 too, as its one ICMP_TYPE element 32 (nfdump reads only that)
+            t.append((139, 2) if ipfix else (32, 2))
     else:
         t += [(8, 4), (12, 4), (15, 4), (60, 1)]
         if ipv4_opts:
             t.append((208, 4))
-        if ipfix and is_icmp(p):
+        if is_icmp(p):
             t.append((32, 2))
     if ports_block(p):
         t += [(7, 2), (11, 2), (6, 1)]
@@ -393,8 +393,8 @@ def expected_values(f, version, params, boot_us):
         if opts:
             e["cflow.option_map"] = msb_bits(opts, 32)
     e["cflow.ip_version"] = p.family
-    if ipfix and is_icmp(p):
-        if p.family == 4:
+    if is_icmp(p):
+        if p.family == 4 or not ipfix:
             e["cflow.icmp_type_code_ipv4"] = (p.icmp[0] << 8) | p.icmp[1]
         else:
             e["cflow.icmp_ipv6_type"], e["cflow.icmp_ipv6_code"] = p.icmp

@@ -79,7 +79,8 @@ std::vector<TemplateField> template_fields(std::uint32_t shape, Dialect dialect,
     add(f, ie::kIpVersion, F::ip_version);
     if (shape & kShapeFlowLabel) add(f, ie::kFlowLabelIPv6, F::flow_label);
     if (shape & kShapeIpv6Ext) add(f, ie::kIpv6ExtensionHeaders, F::ipv6_ext);
-    if (ipfix && (shape & kShapeIcmp)) add(f, ie::kIcmpTypeCodeIPv6, F::icmp_type_code);
+    // v9 defines one ICMP_TYPE element (32) for both families, and nfdump reads only that one.
+    if (shape & kShapeIcmp) add(f, ipfix ? ie::kIcmpTypeCodeIPv6 : ie::kIcmpTypeCodeIPv4, F::icmp_type_code);
   } else {
     add(f, ie::kSourceIPv4Address, F::src_v4);
     add(f, ie::kDestinationIPv4Address, F::dst_v4);
@@ -90,7 +91,8 @@ std::vector<TemplateField> template_fields(std::uint32_t shape, Dialect dialect,
       add(f, ie::kSourceIPv4PrefixLength, F::src_prefix);
       add(f, ie::kDestinationIPv4PrefixLength, F::dst_prefix);
     }
-    if (ipfix && (shape & kShapeIcmp)) add(f, ie::kIcmpTypeCodeIPv4, F::icmp_type_code);
+    // In v9 too (upstream: IPFIX only): nfdump reads ICMP type/code only from this element.
+    if (shape & kShapeIcmp) add(f, ie::kIcmpTypeCodeIPv4, F::icmp_type_code);
   }
   // 2. L4 block; v9 has no ICMP type/code element, so ICMP travels in the port fields there.
   if (shape & kShapePorts) {

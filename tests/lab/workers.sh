@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# lab.workers: netflowd --nflog with workers=4 (flows sharded over four flow caches) and
+# NetFlow v9, and at the same time netflowd --interface r0 with workers=4 (four AF_PACKET
+# rings in a fanout group) and IPFIX; 2000 IPv4 + 500 IPv6 forwarded UDP flows (distinct
+# source ports, 4 datagrams each, sent round-robin so that all flows are live at once,
+# sizes differing per flow).
+# Timeouts are far longer than the run: every flow must be exactly one record (no key
+# exported twice, no flow split or lost between workers) with exactly the packets and
+# bytes sent, in nfdump and in tshark's decode; all records sum to netflowd's totals.
+# usage: workers.sh NETFLOWD
+set -euo pipefail
+[[ $# == 1 ]] || { echo "usage: $0 NETFLOWD" >&2; exit 2; }
+NETFLOWD=$1
+source "$(dirname "$0")/lab.sh"
+lab_require iptables ip6tables
+lab_init
+lab_setup
+lab_start_sinks
+lab_start_capture
+PORT=9995 PORT_AF=9996 GROUP=41
+lab_start_collector v9 "$PORT"
+lab_start_collector afpacket "$PORT_AF"
+lab_iptables_nflog "$GROUP" FORWARD
+lab_start_netflowd nflog --nflog "$GROUP" "destination=127.0.0.1:$PORT" protocol=9 workers=4 \
+    active_timeout=600 inactive_timeout=300
+lab_start_netflowd afpacket --interface r0 "destination=127.0.0.1:$PORT_AF" protocol=10 workers=4 \
+    active_timeout=600 inactive_timeout=300
+lab_traffic in_client udp --src "$C4" --dst "$S4" --sport 20000 --dport 5001 --flows 2000 --count 4 \
+    --size 18 --size-step 7 --rate 8000
+lab_traffic in_client udp --src "$C6" --dst "$S6" --sport 20000 --dport 5001 --flows 500 --count 4 \
+    --size 18 --size-step 13 --rate 8000
+lab_settle
+lab_stop_netflowd nflog
+lab_stop_netflowd afpacket
+lab_stop_capture
+lab_stop_collector v9 "$PORT"
+lab_stop_collector afpacket "$PORT_AF"
+rc=0
+lab_check workers workers-nflog nflog v9 "$PORT" || rc=1
+lab_check workers workers-afpacket afpacket afpacket "$PORT_AF" || rc=1
+exit "$rc"
