@@ -10,6 +10,7 @@
 
 #include "control/snmp_rules.hpp"
 #include "flow/aggregation.hpp"
+#include "flow/sampler.hpp"
 #include "transport/destination.hpp"
 
 namespace netflowd {
@@ -47,6 +48,7 @@ struct Config {
   std::string aggregation;
   std::shared_ptr<const AggregationRules> aggregation_rules;
   // SNMP-index rules: the text as given and the parsed rules.
+  SamplerConfig sampler;
   std::string snmp_rules;
   std::shared_ptr<const SnmpRules> snmp_rules_parsed;
 };

@@ -97,6 +97,7 @@ void set_snmp_rules(Config& c, std::string_view v) {
   c.snmp_rules = std::string(v);
   c.snmp_rules_parsed = rules.empty() ? nullptr : std::make_shared<const SnmpRules>(std::move(rules));
 }
+void set_sampler(Config& c, std::string_view v) { c.sampler = SamplerConfig::parse(v); }
 void set_flush(Config& c, std::string_view v) { c.flush = parse_integer<int>("flush", v, 0, 2); }
 void set_export_rate(Config& c, std::string_view v) {
   c.export_rate = parse_integer<std::uint32_t>("export_rate", v, 0, 100'000'000);
@@ -153,7 +154,8 @@ constexpr ParameterSpec kParameters[] = {
     {"aggregation", "",
      "rules A.B.C.D/M=N (cut matching IPv4 addresses to /N), P1-P2=P and P=Q (replace ports), comma-separated",
      set_aggregation, [](const Config& c) { return c.aggregation; }, true},
-    {"sampler", "", "flow sampler (not implemented yet)", nullptr, nullptr, false},
+    {"sampler", "", "flow sampling deterministic:N, random:N or hash:N (N 2..16383); empty: every flow", set_sampler,
+     [](const Config& c) { return c.sampler.to_string(); }, true},
     {"snmp_rules", "", "exported interface numbers from names: prefix:base[,...] maps e.g. ppp11 to base+11",
      set_snmp_rules, [](const Config& c) { return c.snmp_rules; }, true},
     {"natevents", "0", "NAT events from conntrack (not implemented yet)", nullptr, nullptr, false},

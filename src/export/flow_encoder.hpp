@@ -12,6 +12,7 @@
 #include "export/export_context.hpp"
 #include "export/template/data_template.hpp"
 #include "flow/flow_record.hpp"
+#include "flow/sampler.hpp"
 
 namespace netflowd {
 
@@ -24,7 +25,8 @@ struct ExportConfig {
   std::size_t payload_size = 1400;  // bytes after the message header
   std::uint32_t refresh_rate = 20;  // re-send a template after this many messages
   std::uint32_t timeout_rate = 30;  // ... or after this many minutes (0: never by time)
-  TemplateFeatures features;
+  TemplateFeatures features;        // features.sampler_mode set when a sampler is active
+  SamplerConfig sampler;
   std::string observation_domain_name = "netflowd";  // observationDomainName (IE 300)
   // Template ids continue where a previous encoder stopped (protocol or destination changes),
   // so a collector never sees an old id with a new meaning.

@@ -44,6 +44,9 @@ inline constexpr InformationElement kSamplingAlgorithm{35, 1, "samplingAlgorithm
 inline constexpr InformationElement kExportedOctetTotalCount{40, 8, "exportedOctetTotalCount"};
 inline constexpr InformationElement kExportedMessageTotalCount{41, 8, "exportedMessageTotalCount"};
 inline constexpr InformationElement kExportedFlowRecordTotalCount{42, 8, "exportedFlowRecordTotalCount"};
+inline constexpr InformationElement kSamplerId{48, 1, "samplerId"};
+inline constexpr InformationElement kSamplerMode{49, 1, "samplerMode"};
+inline constexpr InformationElement kSamplerRandomInterval{50, 2, "samplerRandomInterval"};
 inline constexpr InformationElement kSourceMacAddress{56, 6, "sourceMacAddress"};
 inline constexpr InformationElement kVlanId{58, 2, "vlanId"};
 inline constexpr InformationElement kIpVersion{60, 1, "ipVersion"};
@@ -77,7 +80,9 @@ inline constexpr InformationElement kDot1qCustomerPriority{246, 1, "dot1qCustome
 inline constexpr InformationElement kEthernetType{256, 2, "ethernetType"};
 inline constexpr InformationElement kIpSecSPI{295, 4, "ipSecSPI"};
 inline constexpr InformationElement kObservationDomainName{300, 32, "observationDomainName"};
-inline constexpr InformationElement kSelectorId{302, 8, "selectorId"};
+inline constexpr InformationElement kSamplingSize{309, 4, "samplingSize"};
+inline constexpr InformationElement kSamplingPopulation{310, 4, "samplingPopulation"};
+inline constexpr InformationElement kSelectorId{302, 1, "selectorId"};  // reduced size: ids 1..3
 inline constexpr InformationElement kFlowSelectorAlgorithm{390, 2, "flowSelectorAlgorithm"};
 inline constexpr InformationElement kSamplingFlowInterval{396, 8, "samplingFlowInterval"};
 inline constexpr InformationElement kSamplingFlowSpacing{397, 8, "samplingFlowSpacing"};

@@ -139,6 +139,7 @@ void FlowCache::start_flow(Entry& e, const FlowKey& key, const ParsedPacket& p, 
   r = FlowRecord{};
   r.key = key;
   r.first = meta.timestamp;
+  r.creation_seq = static_cast<std::uint32_t>(stats_.flows_created + 1);  // 1 for the first flow
   r.out_ifindex = meta.out_ifindex;
   r.flow_label = p.flow_label;
   r.ethertype = p.ethertype;

@@ -29,6 +29,7 @@ struct FlowRecord {
   std::uint32_t ipv6_ext = 0;                // ORed over packets
   std::uint32_t flow_label = 0;              // of the first packet
   std::uint32_t ipsec_spi = 0;
+  std::uint32_t creation_seq = 0;  // the shard's flow number, for deterministic sampling
   std::uint16_t ethertype = 0;
   std::uint8_t tcp_flags = 0;   // ORed over packets
   std::uint8_t src_prefix = 0;  // aggregation: prefix lengths the addresses were cut to

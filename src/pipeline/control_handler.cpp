@@ -35,6 +35,7 @@ struct Totals {
   FlowCacheStats cache;
   std::uint64_t active = 0, memory = 0, slots = 0;
   std::uint64_t frames = 0, non_ip = 0, malformed = 0, source_drops = 0, queue_drops = 0, own_export = 0;
+  std::uint64_t sampled_out = 0;
 };
 
 Totals totals_of(const LiveSnapshot& s) {
@@ -52,6 +53,7 @@ Totals totals_of(const LiveSnapshot& s) {
     t.source_drops += c.source_drops;
     t.queue_drops += c.queue_drops;
     t.own_export += c.own_export;
+    t.sampled_out += c.sampled_out;
   }
   return t;
 }
@@ -110,7 +112,25 @@ std::string format_stat_text(const LiveSnapshot& s) {
   out += ".\n";
   out += fmt("Timeouts: active %us, inactive %us. Maxflows %llu\n", c.active_timeout, c.inactive_timeout,
              static_cast<u64>(c.maxflows));
-  out += "Flow sampling is disabled.\n";
+  const SamplerConfig& sm = c.sampler;
+  const ExporterSnapshot& ex = s.exporter;
+  if (sm.mode == SamplerMode::none) {
+    out += "Flow sampling is disabled.\n";
+  } else if (sm.mode == SamplerMode::hash) {
+    std::uint64_t out_pkts = 0;
+    for (const auto& cp : s.captures) out_pkts += cp.sampled_out;
+    out += fmt("Flow sampling mode hash one-out-of %u. Pkts selected %llu, discarded %llu.\n", sm.interval,
+               static_cast<u64>(t.cache.packets), static_cast<u64>(out_pkts));
+  } else {
+    out +=
+        fmt("Flow sampling mode %s one-out-of %u. Flows selected %llu, discarded %llu. Pkts selected %llu, "
+            "discarded %llu.\n",
+            sm.mode == SamplerMode::deterministic ? "deterministic" : "random", sm.interval,
+            static_cast<u64>(ex.sampler_flows_selected),
+            static_cast<u64>(ex.sampler_flows_observed - ex.sampler_flows_selected),
+            static_cast<u64>(ex.sampler_packets_selected),
+            static_cast<u64>(ex.sampler_packets_observed - ex.sampler_packets_selected));
+  }
   out += fmt("Flows: active %llu (peak %llu), mem %lluK, uptime %.0fs.\n", static_cast<u64>(t.active),
              static_cast<u64>(t.cache.peak_flows), static_cast<u64>(t.memory / 1024),
              static_cast<double>(s.taken - s.started) / 1e6);
@@ -165,10 +185,10 @@ std::string format_stat_text(const LiveSnapshot& s) {
   const std::uint64_t dropped = t.non_ip + t.malformed + t.cache.maxflows_dropped_packets + t.queue_drops;
   out +=
       fmt("Accounting: observed %llu = metered %llu + dropped %llu (not IP %llu, malformed %llu, maxflows %llu, "
-          "queue %llu) + own export %llu\n",
+          "queue %llu) + own export %llu + sampled out %llu\n",
           static_cast<u64>(t.frames), static_cast<u64>(t.cache.packets), static_cast<u64>(dropped),
           static_cast<u64>(t.non_ip), static_cast<u64>(t.malformed), static_cast<u64>(t.cache.maxflows_dropped_packets),
-          static_cast<u64>(t.queue_drops), static_cast<u64>(t.own_export));
+          static_cast<u64>(t.queue_drops), static_cast<u64>(t.own_export), static_cast<u64>(t.sampled_out));
   return out;
 }
 
@@ -224,10 +244,13 @@ std::string format_stat_json(const LiveSnapshot& s) {
           static_cast<u64>(t.cache.flows_created), static_cast<u64>(t.memory), hash_metric(t.cache));
   out +=
       fmt("\"observed\":%llu,\"metered_packets\":%llu,\"metered_bytes\":%llu,\"non_ip\":%llu,\"malformed\":%llu,"
-          "\"maxflows_dropped\":%llu,\"queue_drops\":%llu,\"source_drops\":%llu,\"own_export\":%llu,",
+          "\"maxflows_dropped\":%llu,\"queue_drops\":%llu,\"source_drops\":%llu,\"own_export\":%llu,"
+          "\"sampled_out\":%llu,\"sampler\":%s,\"sampler_flows_observed\":%llu,\"sampler_flows_selected\":%llu,",
           static_cast<u64>(t.frames), static_cast<u64>(t.cache.packets), static_cast<u64>(t.cache.bytes),
           static_cast<u64>(t.non_ip), static_cast<u64>(t.malformed), static_cast<u64>(t.cache.maxflows_dropped_packets),
-          static_cast<u64>(t.queue_drops), static_cast<u64>(t.source_drops), static_cast<u64>(t.own_export));
+          static_cast<u64>(t.queue_drops), static_cast<u64>(t.source_drops), static_cast<u64>(t.own_export),
+          static_cast<u64>(t.sampled_out), json_string(s.config.sampler.to_string()).c_str(),
+          static_cast<u64>(s.exporter.sampler_flows_observed), static_cast<u64>(s.exporter.sampler_flows_selected));
   out +=
       fmt("\"export\":{\"records\":%llu,\"datagrams\":%llu,\"options_records\":%llu,\"templates\":%llu,"
           "\"delivered\":%llu,\"delivered_bytes\":%llu,\"lost_datagrams\":%llu,\"lost_flows\":%llu,"

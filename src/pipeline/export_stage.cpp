@@ -1,5 +1,7 @@
 #include "pipeline/export_stage.hpp"
 
+#include <random>
+
 namespace netflowd {
 
 ExportConfig make_export_config(const Config& c, TimeUs start) {
@@ -15,12 +17,17 @@ ExportConfig make_export_config(const Config& c, TimeUs start) {
   e.features.vlan = c.vlan;
   e.features.direction = c.direction;
   e.features.mpls_depth = static_cast<std::uint8_t>(c.mpls_depth);
+  e.sampler = c.sampler;
+  e.features.sampler_id = static_cast<std::uint8_t>(c.sampler.mode);
   e.observation_domain_name = c.observation_domain_name;
   return e;
 }
 
 ExportStage::ExportStage(const Config& config, DatagramSink& sink, TimeUs start, std::uint16_t first_template_id)
-    : sink_(sink), first_template_id_(first_template_id) {
+    : sink_(sink),
+      first_template_id_(first_template_id),
+      sampler_(config.sampler),
+      random_state_(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32) | 1) {
   ExportConfig e = make_export_config(config, start);
   e.first_template_id = first_template_id;
   encoder_ = make_flow_encoder(e, sink);
@@ -30,6 +37,22 @@ ExportStage::ExportStage(const Config& config, DatagramSink& sink, TimeUs start,
 }
 
 void ExportStage::add(const FlowRecord& record, TimeUs now) {
+  if (sampler_.mode == SamplerMode::deterministic || sampler_.mode == SamplerMode::random) {
+    ++sampling_.flows_observed;
+    sampling_.packets_observed += record.packets;
+    bool keep = false;
+    if (sampler_.mode == SamplerMode::deterministic) {
+      keep = record.creation_seq % sampler_.interval == 0;  // the N-th, 2N-th, ... flow created
+    } else {
+      random_state_ ^= random_state_ << 13;
+      random_state_ ^= random_state_ >> 7;
+      random_state_ ^= random_state_ << 17;
+      keep = random_state_ % sampler_.interval == 0;
+    }
+    if (!keep) return;
+    ++sampling_.flows_selected;
+    sampling_.packets_selected += record.packets;
+  }
   if (ifindex_map_.empty()) {
     encoder_->add(record, now);
     return;

@@ -42,12 +42,24 @@ class ExportStage {
   void set_snmp_rules(std::shared_ptr<const SnmpRules> rules);
 
   const EncoderStats& stats() const { return encoder_->stats(); }
+  // Flow sampling at export (deterministic and random samplers); hash sampling happens when
+  // packets are metered and is counted there.
+  struct SamplingStats {
+    std::uint64_t flows_observed = 0;
+    std::uint64_t flows_selected = 0;
+    std::uint64_t packets_observed = 0;
+    std::uint64_t packets_selected = 0;
+  };
+  const SamplingStats& sampling() const { return sampling_; }
   // The first template id a successor stage should use.
   std::uint16_t next_template_id() const;
 
  private:
   DatagramSink& sink_;
   std::uint16_t first_template_id_;
+  SamplerConfig sampler_;
+  std::uint64_t random_state_;
+  SamplingStats sampling_;
   std::unique_ptr<FlowEncoder> encoder_;
   void rebuild_interface_view();
 

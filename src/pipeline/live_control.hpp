@@ -35,6 +35,7 @@ struct CaptureSnapshot {
   std::uint64_t queue_drops = 0;
   std::uint64_t own_export = 0;
   std::vector<std::uint64_t> aggregation_usage;  // per rule of the rules in force
+  std::uint64_t sampled_out = 0;                 // packets the hash sampler did not select
 };
 
 struct DestinationSnapshot {
@@ -46,6 +47,10 @@ struct ExporterSnapshot {
   EncoderStats encoder;  // summed over every encoder since start (protocol changes)
   ExportTotals transport;
   std::vector<DestinationSnapshot> destinations;
+  std::uint64_t sampler_flows_observed = 0;  // deterministic/random samplers, at export
+  std::uint64_t sampler_flows_selected = 0;
+  std::uint64_t sampler_packets_observed = 0;
+  std::uint64_t sampler_packets_selected = 0;
 };
 
 struct LiveSnapshot {

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <atomic>
+#include <random>
 #include <thread>
 
 #include "capture/netlink/interface_table.hpp"
@@ -130,7 +131,7 @@ bool transport_changed(const Config& a, const Config& b) {
   return a.destinations != b.destinations || a.sndbuf != b.sndbuf || a.export_rate != b.export_rate;
 }
 bool encoder_changed(const Config& a, const Config& b) {
-  return transport_changed(a, b) || a.protocol != b.protocol || a.engine_id != b.engine_id ||
+  return transport_changed(a, b) || a.sampler != b.sampler || a.protocol != b.protocol || a.engine_id != b.engine_id ||
          a.payload_size != b.payload_size || a.refresh_rate != b.refresh_rate || a.timeout_rate != b.timeout_rate ||
          a.macaddress != b.macaddress || a.vlan != b.vlan || a.direction != b.direction || a.mpls_depth != b.mpls_depth;
 }
@@ -178,6 +179,8 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     // The key options decide the shard; they only change with a flush, which all threads see.
     FlowKeyOptions key_options = flow_cache_config(control.config()).key_options;
     std::shared_ptr<const AggregationRules> aggregation = control.config().aggregation_rules;
+    SamplerConfig sampler = control.config().sampler;
+    const std::uint64_t sampler_seed = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
     n.aggregation_usage.assign(aggregation ? aggregation->size() : 0, 0);
     std::uint64_t config_seen = control.config_version();
     std::vector<OwnExportFilter::Target> own = own_export.get();
@@ -193,6 +196,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         config_seen = control.config_version();
         const Config now_config = control.config();
         key_options = flow_cache_config(now_config).key_options;
+        sampler = now_config.sampler;
         if (now_config.aggregation_rules != aggregation) {
           aggregation = now_config.aggregation_rules;
           n.aggregation_usage.assign(aggregation ? aggregation->size() : 0, 0);
@@ -237,7 +241,12 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       if (aggregation) aggregation->apply(item.packet, n.aggregation_usage);
       item.meta = frame.meta;
       const FlowKey key = make_flow_key(item.packet, item.meta.in_ifindex, key_options);
-      const std::size_t shard = (hash_flow_key(key) >> 40) % nworkers;
+      const std::uint64_t key_hash = hash_flow_key(key);
+      if (sampler.mode == SamplerMode::hash && !hash_selects(key_hash, sampler_seed, sampler.interval)) {
+        ++n.sampled_out;  // observed, deliberately not metered
+        continue;
+      }
+      const std::size_t shard = (key_hash >> 40) % nworkers;
       if (c.to_worker[shard]->push(item)) {
         workers[shard]->bell.ring();
       } else {
@@ -258,6 +267,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     TimeUs next_scan = 0;
     std::uint64_t reported_created = 0;
     std::uint64_t config_seen = control.config_version();
+    SamplerConfig control_sampler = control.config().sampler;
     std::uint64_t flush_seen = control.flush_generation();
     std::uint64_t dump_seen = control.dump_generation();
     auto has_work = [&] {
@@ -290,12 +300,13 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         config_seen = control.config_version();
         const FlowCacheConfig next = flow_cache_config(control.config());
         const FlowCacheConfig& now_cfg = w.cache->config();
-        if (next.key_options.mac != now_cfg.key_options.mac ||
+        if (next.key_options.mac != now_cfg.key_options.mac || control_sampler != control.config().sampler ||
             next.key_options.mpls_labels != now_cfg.key_options.mpls_labels ||
             next.counter_limit != now_cfg.counter_limit) {
           w.cache->flush(ended, FlowEndReason::forced_end);  // flows keyed the old way end here
         }
         w.cache->reconfigure(next);
+        control_sampler = control.config().sampler;
       }
       if (control.flush_generation() != flush_seen) {
         flush_seen = control.flush_generation();
@@ -352,6 +363,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     std::unique_ptr<UdpExporter> exporter = std::move(first_exporter);
     ExportTotals transport_before;  // of exporters replaced by destination changes
     EncoderStats encoder_before;    // of encoders replaced by protocol changes
+    ExportStage::SamplingStats sampling_before;
     std::vector<InterfaceInfo> interfaces;
     try {
       interfaces = read_interfaces();
@@ -372,6 +384,10 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       s.encoder += stage->stats();
       s.transport = transport_before;
       s.transport += exporter->totals();
+      s.sampler_flows_observed = sampling_before.flows_observed + stage->sampling().flows_observed;
+      s.sampler_flows_selected = sampling_before.flows_selected + stage->sampling().flows_selected;
+      s.sampler_packets_observed = sampling_before.packets_observed + stage->sampling().packets_observed;
+      s.sampler_packets_selected = sampling_before.packets_selected + stage->sampling().packets_selected;
       for (std::size_t i = 0; i < exporter->size(); ++i) {
         s.destinations.push_back({exporter->destination(i).to_string(), exporter->socket_stats(i)});
       }
@@ -391,6 +407,14 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       // then start a new one whose template ids continue after the old ones.
       stage->finish(now);
       encoder_before += stage->stats();
+      if (next.sampler == config.sampler) {  // a new sampler starts its counts afresh (upstream)
+        sampling_before.flows_observed += stage->sampling().flows_observed;
+        sampling_before.flows_selected += stage->sampling().flows_selected;
+        sampling_before.packets_observed += stage->sampling().packets_observed;
+        sampling_before.packets_selected += stage->sampling().packets_selected;
+      } else {
+        sampling_before = {};
+      }
       const std::uint16_t next_id = stage->next_template_id();
       if (transport_changed(config, next)) {
         try {
@@ -455,6 +479,8 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     stage->finish(wall_clock_now());
     const ExporterSnapshot s = publish();
     summary.encoder = s.encoder;
+    summary.sampler_flows_observed = s.sampler_flows_observed;
+    summary.sampler_flows_selected = s.sampler_flows_selected;
     summary.transport = s.transport;
     for (const auto& d : s.destinations) {
       summary.destinations.emplace_back(d.destination, d.stats);
@@ -475,6 +501,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     summary.own_export += c->counters.own_export;
     summary.queue_drops += c->counters.queue_drops;
     summary.source_drops += c->counters.source_drops;
+    summary.sampled_out += c->counters.sampled_out;
   }
   for (auto& w : workers) summary.cache += w->cache->stats();
   summary.parse.by_status[0] = summary.frames - summary.parse.skipped();

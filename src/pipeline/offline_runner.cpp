@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <random>
 #include <vector>
 
 #include "packet/parser.hpp"
@@ -25,6 +26,8 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
   const LinkType link = source.link_type();
   const AggregationRules* aggregation = config.aggregation_rules.get();
   if (aggregation) summary.aggregation_usage.assign(aggregation->size(), 0);
+  const bool hash_sampling = config.sampler.mode == SamplerMode::hash;
+  const std::uint64_t sampler_seed = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
 
   auto ignore = [&](std::uint64_t bytes) {
     if (metering.ignored_packets == 0) metering.first_ignored = now;
@@ -61,7 +64,11 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
 
     const ParseStatus status = parse_packet(link, frame.bytes, frame.wire_length, packet);
     if (status == ParseStatus::ok && aggregation) aggregation->apply(packet, summary.aggregation_usage);
-    if (status != ParseStatus::ok) {
+    if (status == ParseStatus::ok && hash_sampling &&
+        !hash_selects(hash_flow_key(make_flow_key(packet, frame.meta.in_ifindex, cache.config().key_options)),
+                      sampler_seed, config.sampler.interval)) {
+      ++summary.sampled_out;  // observed, deliberately not metered
+    } else if (status != ParseStatus::ok) {
       summary.parse.count(status);
       ignore(frame.wire_length);
     } else if (cache.meter(packet, frame.meta, ended) == MeterResult::dropped_maxflows) {
@@ -81,6 +88,8 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
     export_ended();
     exporter->finish(now);
     summary.encoder = exporter->stats();
+    summary.sampler_flows_observed = exporter->sampling().flows_observed;
+    summary.sampler_flows_selected = exporter->sampling().flows_selected;
   }
   summary.parse.by_status[0] = summary.frames - summary.parse.skipped();
   summary.cache = cache.stats();

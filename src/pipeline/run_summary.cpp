@@ -29,6 +29,11 @@ std::string format_summary_human(const RunSummary& s) {
   if (!reasons.empty()) out += " (" + reasons + ")";
   if (s.source_drops != 0) out += "; lost before capture (kernel) " + std::to_string(s.source_drops);
   if (s.own_export != 0) out += "; own export datagrams skipped " + std::to_string(s.own_export);
+  if (s.sampled_out != 0) out += "; not selected by the hash sampler " + std::to_string(s.sampled_out);
+  if (s.sampler_flows_observed != 0) {
+    out += "; sampler selected " + std::to_string(s.sampler_flows_selected) + " of " +
+           std::to_string(s.sampler_flows_observed) + " flows";
+  }
   if (s.send_errors != 0 || s.transport.lost_datagrams != 0) {
     out += "; send errors " + std::to_string(s.send_errors) + ", datagrams lost " +
            std::to_string(s.transport.lost_datagrams);
@@ -62,6 +67,9 @@ std::string format_summary_machine(const RunSummary& s) {
   add("source_drops", s.source_drops);
   add("queue_drops", s.queue_drops);
   add("own_export", s.own_export);
+  add("sampled_out", s.sampled_out);
+  add("sampler_flows_observed", s.sampler_flows_observed);
+  add("sampler_flows_selected", s.sampler_flows_selected);
   add("send_errors", s.send_errors);
   add("lost_datagrams", s.transport.lost_datagrams);
   add("lost_flows", s.transport.lost_flows);

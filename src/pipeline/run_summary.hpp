@@ -1,5 +1,6 @@
 // What a run did, in numbers that add up:
 //   frames = metered + skipped (by parse status) + maxflows dropped + queue drops + own export
+//            + sampled_out (hash sampler)
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,11 @@ struct RunSummary {
   // The destinations in use at the end, with their socket counters.
   std::vector<std::pair<std::string, SocketStats>> destinations;
   std::vector<std::uint64_t> aggregation_usage;  // per aggregation rule
+  // Sampling: packets the hash sampler did not select (not metered), and the flows the
+  // deterministic/random samplers saw and selected at export.
+  std::uint64_t sampled_out = 0;
+  std::uint64_t sampler_flows_observed = 0;
+  std::uint64_t sampler_flows_selected = 0;
 
   std::uint64_t dropped() const { return parse.skipped() + cache.maxflows_dropped_packets + queue_drops; }
 };

@@ -65,7 +65,7 @@ void Netflow5Encoder::flush(TimeUs now) {
   h.put_u32(sequence_);                                                // flow_sequence
   h.put_u8(0);                                                         // engine_type
   h.put_u8(static_cast<std::uint8_t>(config_.engine_id));              // engine_id
-  h.put_u16(0);                                                        // sampling_interval: no sampler in this version
+  h.put_u16(config_.sampler.v5_field());                               // sampling_interval: mode << 14 | N
   contents_.time = now;
   sink_.send(std::span(buffer_).first(kHeaderSize + count_ * kRecordSize), contents_);
   sequence_ += count_;

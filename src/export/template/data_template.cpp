@@ -64,6 +64,7 @@ std::uint32_t shape_of(const FlowRecord& r, const TemplateFeatures& features) {
   if ((features.mac || features.vlan) && r.ethertype != 0) s |= kShapeEthertype;
   if (features.mpls_depth > 0 && k.mpls[0] != 0) s |= kShapeMpls;
   if (features.direction) s |= kShapeDirection;
+  if (features.sampler_id != 0) s |= kShapeSampler;
   return s;
 }
 
@@ -146,6 +147,10 @@ std::vector<TemplateField> template_fields(std::uint32_t shape, Dialect dialect,
     }
   }
   if (shape & kShapeDirection) add(f, ie::kFlowDirection, F::direction);
+  // 12. the sampler (selector) that selected this flow
+  if (shape & kShapeSampler) {
+    f.push_back(TemplateField{ipfix ? ie::kSelectorId.id : ie::kSamplerId.id, 1, F::sampler_id, features.sampler_id});
+  }
   return f;
 }
 
@@ -209,6 +214,7 @@ void write_data_record(ByteWriter& w, const std::vector<TemplateField>& fields, 
       }
       case FieldKind::direction: w.put_u8(static_cast<std::uint8_t>(r.direction)); break;
       case FieldKind::src_prefix: w.put_u8(r.src_prefix); break;
+      case FieldKind::sampler_id: w.put_u8(f.index); break;
       case FieldKind::dst_prefix: w.put_u8(r.dst_prefix); break;
     }
   }

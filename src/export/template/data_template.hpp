@@ -21,6 +21,7 @@ struct TemplateFeatures {
   bool vlan = false;            // v9 vlanId; IPFIX dot1q ids and priorities (+ ethernetType)
   bool direction = false;       // flowDirection
   std::uint8_t mpls_depth = 0;  // mplsTopLabelTTL + this many label stack sections (0 = none)
+  std::uint8_t sampler_id = 0;  // != 0: v9 samplerId / IPFIX selectorId with this value
 };
 
 // What a record's value for a field is computed from.
@@ -65,6 +66,7 @@ enum class FieldKind : std::uint8_t {
   direction,
   src_prefix,
   dst_prefix,
+  sampler_id,
 };
 
 struct TemplateField {
@@ -92,6 +94,7 @@ enum ShapeBit : std::uint32_t {
   kShapeMpls = 1u << 13,
   kShapeDirection = 1u << 14,
   kShapePrefix = 1u << 15,
+  kShapeSampler = 1u << 16,
 };
 
 std::uint32_t shape_of(const FlowRecord& r, const TemplateFeatures& features);

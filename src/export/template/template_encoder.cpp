@@ -42,7 +42,19 @@ TemplateEncoder::TemplateEncoder(Dialect dialect, const ExportConfig& config, Da
   using namespace ie;
   options_[kSystemInit].wire = options_wire({kObservationDomainId, kSystemInitTimeMilliseconds, kObservationDomainName,
                                              kFlowStartMilliseconds, kFlowEndMilliseconds});
-  options_[kSampling].wire = options_wire({kObservationDomainId, kSamplingInterval, kSamplingAlgorithm});
+  // The sampling announcement (reference 2.11 SAMPLER / SEL_COUNT / SEL_RAND, RFC 7014).
+  const SamplerConfig& sampler = config_.sampler;
+  if (sampler.mode == SamplerMode::none) {
+    options_[kSampling].wire = options_wire({kObservationDomainId, kSamplingInterval, kSamplingAlgorithm});
+  } else if (dialect_ == Dialect::netflow9) {
+    options_[kSampling].wire = options_wire({kObservationDomainId, kSamplerId, kSamplerMode, kSamplerRandomInterval});
+  } else if (sampler.mode == SamplerMode::deterministic) {
+    options_[kSampling].wire = options_wire(
+        {kObservationDomainId, kSelectorId, kFlowSelectorAlgorithm, kSamplingFlowInterval, kSamplingFlowSpacing});
+  } else {
+    options_[kSampling].wire =
+        options_wire({kObservationDomainId, kSelectorId, kFlowSelectorAlgorithm, kSamplingSize, kSamplingPopulation});
+  }
   options_[kInterfaces].wire =
       options_wire({kObservationDomainId, kIngressInterface, kInterfaceName, kInterfaceDescription});
   options_[kMeteringStats].wire =
@@ -152,8 +164,26 @@ void TemplateEncoder::emit_options(TimeUs now, const ExportContext& ctx, bool de
       // collectors treat flows without a known rate as unusable.
       ByteWriter w = record(kSampling);
       w.put_u32(domain);
-      w.put_u32(1);  // samplingInterval
-      w.put_u8(1);   // samplingAlgorithm: deterministic
+      const SamplerConfig& sampler = config_.sampler;
+      const auto id = static_cast<std::uint8_t>(sampler.mode);  // 1 deterministic, 2 random, 3 hash
+      if (sampler.mode == SamplerMode::none) {
+        w.put_u32(1);  // samplingInterval: every flow
+        w.put_u8(1);   // samplingAlgorithm: deterministic
+      } else if (dialect_ == Dialect::netflow9) {
+        w.put_u8(id);                                             // samplerId
+        w.put_u8(sampler.signalled_mode());                       // samplerMode (hash as random)
+        w.put_u16(static_cast<std::uint16_t>(sampler.interval));  // samplerRandomInterval
+      } else if (sampler.mode == SamplerMode::deterministic) {
+        w.put_u8(id);                     // selectorId
+        w.put_u16(1);                     // flowSelectorAlgorithm: systematic count-based (RFC 7014)
+        w.put_u64(1);                     // samplingFlowInterval: 1 flow selected...
+        w.put_u64(sampler.interval - 1);  // samplingFlowSpacing: ...then N-1 skipped (upstream: N)
+      } else {
+        w.put_u8(id);                 // selectorId
+        w.put_u16(3);                 // flowSelectorAlgorithm: random n-out-of-N
+        w.put_u32(1);                 // samplingSize
+        w.put_u32(sampler.interval);  // samplingPopulation
+      }
     }
     if (ctx.interfaces != nullptr) {
       for (const InterfaceInfo& i : *ctx.interfaces) {

@@ -16,7 +16,9 @@ TEST(LiveControl, SetValidatesAndVersions) {
   EXPECT_NE(control.set("protocol=7").find("protocol"), std::string::npos);
   EXPECT_EQ(control.config().protocol, 5) << "a refused value changes nothing";
   EXPECT_NE(control.set("workers=4").find("only be set at start"), std::string::npos);
-  EXPECT_NE(control.set("sampler=random:10").find("not implement"), std::string::npos);
+  EXPECT_NE(control.set("sampler=random:1").find("sampler"), std::string::npos);
+  EXPECT_EQ(control.set("sampler=random:10"), "");
+  EXPECT_EQ(control.config().sampler.to_string(), "random:10");
 }
 
 TEST(LiveControl, FlushRequestsAndZeroing) {
@@ -79,7 +81,7 @@ TEST(ControlHandler, StatAddsUp) {
   control.publish_capture(0, c);
   const std::string text = handle_control_request(control, "stat");
   EXPECT_NE(text.find("Accounting: observed 100 = metered 90 + dropped 5 (not IP 4, malformed 1, maxflows 0, queue 0) "
-                      "+ own export 5"),
+                      "+ own export 5 + sampled out 0"),
             std::string::npos)
       << text;
   const std::string json = handle_control_request(control, "stat --json");
