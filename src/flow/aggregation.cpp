@@ -19,7 +19,8 @@ std::uint32_t mask_of(unsigned length) { return length == 0 ? 0 : ~std::uint32_t
 unsigned number(std::string_view token, std::string_view text, unsigned max, const char* what) {
   unsigned v = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()) fail(token, std::string(what) + " is not a number");
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size())
+    fail(token, std::string(what) + " is not a number");
   if (v > max) fail(token, std::string(what) + " " + std::to_string(v) + " is out of range 0.." + std::to_string(max));
   return v;
 }
@@ -44,7 +45,8 @@ AggregationRules AggregationRules::parse(std::string_view text) {
     const std::string_view right = token.substr(eq + 1);
     if (const std::size_t slash = left.find('/'); slash != std::string_view::npos) {
       const auto addr = IpAddress::parse(left.substr(0, slash));
-      if (!addr || addr->family != IpFamily::v4) fail(token, "'" + std::string(left.substr(0, slash)) + "' is not an IPv4 address");
+      if (!addr || addr->family != IpFamily::v4)
+        fail(token, "'" + std::string(left.substr(0, slash)) + "' is not an IPv4 address");
       NetworkRule r;
       r.match_length = static_cast<std::uint8_t>(number(token, left.substr(slash + 1), 32, "prefix length"));
       r.strip_length = static_cast<std::uint8_t>(number(token, right, 32, "prefix length"));
@@ -70,7 +72,8 @@ AggregationRules AggregationRules::parse(std::string_view text) {
 void AggregationRules::apply(ParsedPacket& p, std::vector<std::uint64_t>& usage) const {
   if (p.family == IpFamily::v4 && !networks_.empty()) {
     auto rewrite = [&](std::array<std::uint8_t, 16>& a, std::uint8_t& prefix) {
-      const std::uint32_t v = (std::uint32_t{a[0]} << 24) | (std::uint32_t{a[1]} << 16) | (std::uint32_t{a[2]} << 8) | a[3];
+      const std::uint32_t v =
+          (std::uint32_t{a[0]} << 24) | (std::uint32_t{a[1]} << 16) | (std::uint32_t{a[2]} << 8) | a[3];
       for (std::size_t i = 0; i < networks_.size(); ++i) {
         const NetworkRule& r = networks_[i];
         if ((v & mask_of(r.match_length)) != r.network) continue;
