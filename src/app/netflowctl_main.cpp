@@ -56,6 +56,16 @@ int main(int argc, char** argv) {
     usage(stderr);
     return 2;
   }
+  // Usage errors are caught here, before anything is sent (exit 2, as for any bad command line).
+  const std::string args = request.size() > command.size() ? request.substr(command.size() + 1) : "";
+  const bool bad_usage = (command == "set" && args.empty()) ||
+                         (command == "stat" && !args.empty() && args != "--json" && args != "--snmp") ||
+                         (command == "flows" && !args.empty() && args != "--json");
+  if (bad_usage) {
+    std::fprintf(stderr, "netflowctl: bad arguments for '%s'\n", command.c_str());
+    usage(stderr);
+    return 2;
+  }
   try {
     const std::string response = netflowd::control_request(path, request);
     const std::size_t nl = response.find('\n');

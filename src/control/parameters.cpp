@@ -100,6 +100,10 @@ void set_snmp_rules(Config& c, std::string_view v) {
 void set_sampler(Config& c, std::string_view v) { c.sampler = SamplerConfig::parse(v); }
 void set_flush(Config& c, std::string_view v) { c.flush = parse_integer<int>("flush", v, 0, 2); }
 void set_export_rate(Config& c, std::string_view v) {
+  if (v == "auto") {
+    c.export_rate.reset();
+    return;
+  }
   c.export_rate = parse_integer<std::uint32_t>("export_rate", v, 0, 100'000'000);
 }
 

@@ -167,6 +167,7 @@ void FlowCache::remove_flow(std::uint32_t id, FlowEndReason reason, std::vector<
   erase_slot(slot_of(id, e.tag));
   release_entry(id);
   --size_;
+  if (shared_count_ != nullptr) shared_count_->fetch_sub(1, std::memory_order_relaxed);
 }
 
 MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta, std::vector<FlowRecord>& ended) {
@@ -196,7 +197,9 @@ MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta,
     return MeterResult::metered;
   }
 
-  if (config_.maxflows != 0 && size_ >= config_.maxflows) {
+  const std::uint64_t live =
+      shared_count_ != nullptr ? static_cast<std::uint64_t>(shared_count_->load(std::memory_order_relaxed)) : size_;
+  if (config_.maxflows != 0 && live >= config_.maxflows) {
     ++stats_.maxflows_dropped_packets;
     stats_.maxflows_dropped_bytes += packet.ip_length;
     return MeterResult::dropped_maxflows;
@@ -213,6 +216,7 @@ MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta,
   start_flow(e, key, packet, meta);
   add_packet(e.record, packet, now);
   ++size_;
+  if (shared_count_ != nullptr) shared_count_->fetch_add(1, std::memory_order_relaxed);
   stats_.peak_flows = std::max<std::uint64_t>(stats_.peak_flows, size_);
   stats_.packets += 1;
   stats_.bytes += packet.ip_length;

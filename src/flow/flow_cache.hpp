@@ -11,6 +11,7 @@
 // touch two other flows' cache lines on every packet.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -78,6 +79,11 @@ class FlowCache {
   // exist (flush first). A new hashsize rebuilds the index (never smaller than the flows need).
   void reconfigure(const FlowCacheConfig& config);
 
+  // With several shards, maxflows limits their total (as upstream's global table): every
+  // shard counts its flows in this shared counter too (touched when a flow is created or
+  // removed, never per packet). nullptr: this cache alone.
+  void share_flow_count(std::atomic<std::int64_t>* total) { shared_count_ = total; }
+
   std::size_t size() const { return size_; }
   std::size_t index_capacity() const { return index_.size(); }
   std::size_t memory_bytes() const;
@@ -113,6 +119,7 @@ class FlowCache {
   std::uint32_t sweep_cursor_ = 0;
   TimeUs last_sweep_ = 0;
   std::size_t size_ = 0;
+  std::atomic<std::int64_t>* shared_count_ = nullptr;
 };
 
 struct FlowCache::Entry {

@@ -299,6 +299,10 @@ std::string handle_control_request(LiveControl& control, const std::string& requ
   if (w.empty()) return "ERROR empty request\n";
   const std::string& cmd = w[0];
   const std::string opt = w.size() > 1 ? w[1] : "";
+  if ((cmd == "stat" && !opt.empty() && opt != "--json" && opt != "--snmp") ||
+      (cmd == "flows" && !opt.empty() && opt != "--json") || ((cmd == "stat" || cmd == "flows") && w.size() > 2)) {
+    return "ERROR usage: stat [--json|--snmp], flows [--json]\n";
+  }
   try {
     if (cmd == "get") {
       const Config c = control.config();
@@ -315,11 +319,8 @@ std::string handle_control_request(LiveControl& control, const std::string& requ
     }
     if (cmd == "set") {
       if (w.size() < 2) return "ERROR usage: set NAME=VALUE [NAME=VALUE...]\n";
-      for (std::size_t i = 1; i < w.size(); ++i) {
-        const std::string error = control.set(w[i]);
-        if (!error.empty()) return "ERROR " + error + "\n";
-      }
-      return "OK\n";
+      const std::string error = control.set(std::vector<std::string>(w.begin() + 1, w.end()));
+      return error.empty() ? "OK\n" : "ERROR " + error + "\n";
     }
     if (cmd == "stat") {
       const LiveSnapshot s = control.snapshot();

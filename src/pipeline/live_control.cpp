@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "control/parameters.hpp"
 
 namespace netflowd {
@@ -68,30 +69,36 @@ Config LiveControl::config() const {
   return config_;
 }
 
-std::string LiveControl::set(std::string_view assignment) {
-  const std::size_t eq = assignment.find('=');
-  const std::string_view name = assignment.substr(0, eq);
-  const ParameterSpec* spec = find_parameter(name);
-  if (spec != nullptr && spec->apply != nullptr && !spec->runtime) {
-    return std::string(spec->name) + ": can only be set at start (restart netflowd to change it)";
-  }
+std::string LiveControl::set(const std::vector<std::string>& assignments) {
   std::lock_guard lock(mutex_);
   Config next = config_;
-  try {
-    apply_parameter(next, assignment);
-  } catch (const ParameterError& e) {
-    return e.what();
-  }
-  if (next.flush != 0) {
-    const bool zero = next.flush == 2;
-    next.flush = 0;
-    flush_generation_.fetch_add(1, std::memory_order_acq_rel);
-    if (zero) {
-      baseline_ = raw_snapshot_locked();
+  bool flush = false;
+  bool zero = false;
+  for (const std::string& assignment : assignments) {
+    const std::string_view name = std::string_view(assignment).substr(0, assignment.find('='));
+    const ParameterSpec* spec = find_parameter(name);
+    if (spec != nullptr && spec->apply != nullptr && !spec->runtime) {
+      return std::string(spec->name) + ": can only be set at start (restart netflowd to change it)";
     }
+    try {
+      apply_parameter(next, assignment);
+    } catch (const ParameterError& e) {
+      return e.what();
+    }
+    if (next.flush != 0) {
+      flush = true;
+      zero = zero || next.flush == 2;
+      next.flush = 0;
+    }
+  }
+  // Everything is valid: apply it all at once.
+  if (flush) {
+    flush_generation_.fetch_add(1, std::memory_order_acq_rel);
+    if (zero) baseline_ = raw_snapshot_locked();
   }
   config_ = next;
   config_version_.fetch_add(1, std::memory_order_acq_rel);
+  set_log_verbosity(config_.debug);
   return "";
 }
 

@@ -68,8 +68,10 @@ class LiveControl {
 
   Config config() const;
   std::uint64_t config_version() const { return config_version_.load(std::memory_order_acquire); }
-  // `netflowctl set NAME=VALUE`: validates and applies; "" on success, else the reason.
-  std::string set(std::string_view assignment);
+  // `netflowctl set NAME=VALUE [...]`: validates every assignment, then applies all of them at
+  // once, or none; "" on success, else the reason.
+  std::string set(const std::vector<std::string>& assignments);
+  std::string set(std::string_view assignment) { return set(std::vector<std::string>{std::string(assignment)}); }
   // SIGHUP: takes the run-time parameters of `fresh`; returns the names that changed.
   std::vector<std::string> reload(const Config& fresh);
 

@@ -151,9 +151,11 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
   own_export.set(targets_of(*first_exporter));
 
   std::vector<std::unique_ptr<Worker>> workers;
+  std::atomic<std::int64_t> live_flows{0};  // all shards together, for maxflows
   for (unsigned w = 0; w < nworkers; ++w) {
     auto worker = std::make_unique<Worker>();
     worker->cache = std::make_unique<FlowCache>(flow_cache_config(initial));
+    if (nworkers > 1) worker->cache->share_flow_count(&live_flows);
     worker->to_exporter = std::make_unique<SpscQueue<FlowRecord>>(options.queue_capacity);
     workers.push_back(std::move(worker));
   }

@@ -108,9 +108,9 @@ ByteWriter TemplateEncoder::append(TemplateState& t, TimeUs now, bool flow_recor
       due = template_due(t, now);
     }
     if (due) send_template(t, now);
+    if (writer_.empty()) pending_since_ = now;  // before begin_data_set() makes it non-empty
     writer_.begin_data_set(t.wire.id);
   }
-  if (writer_.empty()) pending_since_ = now;
   return writer_.record(len, flow_record, adds);
 }
 

@@ -127,6 +127,18 @@ TEST(TemplateEncoder, TemplateIsRefreshedAfterRefreshRateMessages) {
   EXPECT_EQ(has_template, (std::vector<bool>{true, false, false, false, true, false}));
 }
 
+TEST(TemplateEncoder, PendingSinceIsSetForMessagesWithoutTemplates) {
+  // A message that starts with a data set (its template went out earlier) must still report
+  // when its first record waited, or the 1-s flush of partly filled messages never fires.
+  CollectingSink sink;
+  TemplateEncoder enc(Dialect::ipfix, config(10), sink);
+  enc.add(tcp_v4(1), kBoot);
+  enc.flush(kBoot);
+  EXPECT_EQ(enc.pending_since(), -1);
+  enc.add(tcp_v4(2), kBoot + 5);
+  EXPECT_EQ(enc.pending_since(), kBoot + 5);
+}
+
 TEST(TemplateEncoder, IpfixSequenceCountsDataRecords) {
   CollectingSink sink;
   TemplateEncoder enc(Dialect::ipfix, config(10), sink);
