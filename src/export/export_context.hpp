@@ -25,6 +25,11 @@ struct ExportStatistics {
   std::uint64_t lost_bytes = 0;
   TimeUs first_lost = 0;
   TimeUs last_lost = 0;
+  // The sampler's selector statistics (IPFIX SEL_STAT), since the sampler was configured.
+  std::uint64_t selector_flows_observed = 0;  // deterministic/random only
+  std::uint64_t selector_flows_selected = 0;
+  std::uint64_t selector_packets_observed = 0;
+  std::uint64_t selector_packets_selected = 0;
 };
 
 struct ExportContext {

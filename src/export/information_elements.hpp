@@ -80,6 +80,10 @@ inline constexpr InformationElement kDot1qCustomerPriority{246, 1, "dot1qCustome
 inline constexpr InformationElement kEthernetType{256, 2, "ethernetType"};
 inline constexpr InformationElement kIpSecSPI{295, 4, "ipSecSPI"};
 inline constexpr InformationElement kObservationDomainName{300, 32, "observationDomainName"};
+inline constexpr InformationElement kSelectorIdTotalPktsObserved{318, 8, "selectorIdTotalPktsObserved"};
+inline constexpr InformationElement kSelectorIdTotalPktsSelected{319, 8, "selectorIdTotalPktsSelected"};
+inline constexpr InformationElement kSelectorIdTotalFlowsObserved{394, 8, "selectorIDTotalFlowsObserved"};
+inline constexpr InformationElement kSelectorIdTotalFlowsSelected{395, 8, "selectorIDTotalFlowsSelected"};
 inline constexpr InformationElement kSamplingSize{309, 4, "samplingSize"};
 inline constexpr InformationElement kSamplingPopulation{310, 4, "samplingPopulation"};
 inline constexpr InformationElement kSelectorId{302, 1, "selectorId"};  // reduced size: ids 1..3

@@ -105,6 +105,15 @@ void ExportStage::tick(TimeUs now, const MeteringTotals& m) {
   s.ignored_bytes = m.ignored_bytes;
   s.first_ignored = m.first_ignored;
   s.last_ignored = m.last_ignored;
+  if (sampler_.mode == SamplerMode::hash) {
+    s.selector_packets_observed = m.metered_packets + m.sampled_out;
+    s.selector_packets_selected = m.metered_packets;
+  } else {
+    s.selector_flows_observed = sampling_.flows_observed;
+    s.selector_flows_selected = sampling_.flows_selected;
+    s.selector_packets_observed = sampling_.packets_observed;
+    s.selector_packets_selected = sampling_.packets_selected;
+  }
   const ExportTotals t = sink_.totals();
   s.exported_messages = t.delivered;
   s.exported_bytes = t.delivered_bytes;

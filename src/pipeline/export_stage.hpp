@@ -24,6 +24,8 @@ struct MeteringTotals {
   std::uint64_t ignored_bytes = 0;
   TimeUs first_ignored = 0;
   TimeUs last_ignored = 0;
+  std::uint64_t metered_packets = 0;  // for the hash sampler's statistics
+  std::uint64_t sampled_out = 0;      // packets the hash sampler did not select
 };
 
 class ExportStage {

@@ -91,7 +91,9 @@ std::string LiveControl::set(const std::vector<std::string>& assignments) {
       next.flush = 0;
     }
   }
-  // Everything is valid: apply it all at once.
+  // Everything is valid: apply it all at once. A new protocol or destination, as upstream,
+  // also exports every flow now (the new encoder starts with fresh templates).
+  if (next.protocol != config_.protocol || next.destinations != config_.destinations) flush = true;
   if (flush) {
     flush_generation_.fetch_add(1, std::memory_order_acq_rel);
     if (zero) baseline_ = raw_snapshot_locked();

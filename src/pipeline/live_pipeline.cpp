@@ -43,6 +43,8 @@ struct SharedCounters {
   std::atomic<TimeUs> first_ignored{0};
   std::atomic<TimeUs> last_ignored{0};
   std::atomic<std::uint64_t> flows_created{0};
+  std::atomic<std::uint64_t> metered_packets{0};
+  std::atomic<std::uint64_t> sampled_out{0};
 
   void ignore(std::uint64_t bytes, TimeUs now) {
     ignored_packets.fetch_add(1, std::memory_order_relaxed);
@@ -246,6 +248,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       const std::uint64_t key_hash = hash_flow_key(key);
       if (sampler.mode == SamplerMode::hash && !hash_selects(key_hash, sampler_seed, sampler.interval)) {
         ++n.sampled_out;  // observed, deliberately not metered
+        shared.sampled_out.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       const std::size_t shard = (key_hash >> 40) % nworkers;
@@ -268,6 +271,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     PacketItem item;
     TimeUs next_scan = 0;
     std::uint64_t reported_created = 0;
+    std::uint64_t reported_packets = 0;
     std::uint64_t config_seen = control.config_version();
     SamplerConfig control_sampler = control.config().sampler;
     std::uint64_t flush_seen = control.flush_generation();
@@ -292,6 +296,8 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     auto publish = [&] {
       const std::uint64_t created = w.cache->stats().flows_created;
       shared.flows_created.fetch_add(created - reported_created, std::memory_order_relaxed);
+      shared.metered_packets.fetch_add(w.cache->stats().packets - reported_packets, std::memory_order_relaxed);
+      reported_packets = w.cache->stats().packets;
       reported_created = created;
       control.publish_worker(
           index, WorkerSnapshot{w.cache->stats(), w.cache->size(), w.cache->memory_bytes(), w.cache->index_capacity()});
@@ -464,6 +470,8 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         }
         MeteringTotals m;
         m.observed_flows = shared.flows_created.load(std::memory_order_relaxed);
+        m.metered_packets = shared.metered_packets.load(std::memory_order_relaxed);
+        m.sampled_out = shared.sampled_out.load(std::memory_order_relaxed);
         m.ignored_packets = shared.ignored_packets.load(std::memory_order_relaxed);
         m.ignored_bytes = shared.ignored_bytes.load(std::memory_order_relaxed);
         m.first_ignored = shared.first_ignored.load(std::memory_order_relaxed);

@@ -41,6 +41,8 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
   };
   auto tick = [&] {
     metering.observed_flows = cache.stats().flows_created;
+    metering.metered_packets = cache.stats().packets;
+    metering.sampled_out = summary.sampled_out;
     exporter->tick(now, metering);
   };
 

@@ -63,6 +63,16 @@ TemplateEncoder::TemplateEncoder(Dialect dialect, const ExportConfig& config, Da
   options_[kMeteringReliability].wire =
       options_wire({kObservationDomainId, kIgnoredPacketTotalCount, kIgnoredOctetTotalCount, kFlowStartMilliseconds,
                     kFlowEndMilliseconds});
+  // IPFIX selector statistics (reference 2.11 SEL_STAT / SEL_STATH): scope is the selector.
+  if (sampler.mode == SamplerMode::hash) {
+    options_[kSelectorStats].wire =
+        options_wire({kSelectorId, kSelectorIdTotalPktsObserved, kSelectorIdTotalPktsSelected, kFlowStartMilliseconds,
+                      kFlowEndMilliseconds});
+  } else {
+    options_[kSelectorStats].wire = options_wire(
+        {kSelectorId, kSelectorIdTotalFlowsObserved, kSelectorIdTotalFlowsSelected, kSelectorIdTotalPktsObserved,
+         kSelectorIdTotalPktsSelected, kFlowStartMilliseconds, kFlowEndMilliseconds});
+  }
   options_[kExportingReliability].wire =
       options_wire({kExportingProcessId, kNotSentFlowTotalCount, kNotSentPacketTotalCount, kNotSentOctetTotalCount,
                     kFlowStartMilliseconds, kFlowEndMilliseconds});
@@ -212,6 +222,18 @@ void TemplateEncoder::emit_options(TimeUs now, const ExportContext& ctx, bool de
       w.put_u64(s.ignored_bytes);
       w.put_u64(ms(s.first_ignored));
       w.put_u64(ms(s.last_ignored));
+    }
+    if (dialect_ == Dialect::ipfix && config_.sampler.mode != SamplerMode::none) {
+      ByteWriter w = record(kSelectorStats);
+      w.put_u8(static_cast<std::uint8_t>(config_.sampler.mode));  // selectorId (scope)
+      if (config_.sampler.mode != SamplerMode::hash) {
+        w.put_u64(s.selector_flows_observed);
+        w.put_u64(s.selector_flows_selected);
+      }
+      w.put_u64(s.selector_packets_observed);
+      w.put_u64(s.selector_packets_selected);
+      w.put_u64(ms(config_.start_time));  // counted since metering started
+      w.put_u64(ms(now));
     }
     if (s.lost_flows != 0 || s.lost_packets != 0) {
       ByteWriter w = record(kExportingReliability);

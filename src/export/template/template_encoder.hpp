@@ -45,6 +45,7 @@ class TemplateEncoder final : public FlowEncoder {
     kMeteringStats,
     kMeteringReliability,
     kExportingReliability,
+    kSelectorStats,
     kOptionsKinds
   };
 
