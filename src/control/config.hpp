@@ -35,6 +35,7 @@ struct Config {
   bool macaddress = false;                           // export (and key on) MAC addresses
   bool vlan = false;                                 // export VLAN ids and priorities
   bool direction = false;                            // export flowDirection
+  bool physdev = false;                              // export bridge ports (ingress/egressPhysicalInterface)
   std::uint32_t mpls_depth = 0;                      // export (and key on) this many MPLS labels, 0..3
   std::string observation_domain_name = "netflowd";  // set by the program to name and version
   // Live capture

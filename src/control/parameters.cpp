@@ -51,6 +51,7 @@ void set_payload_size(Config& c, std::string_view v) {
 void set_macaddress(Config& c, std::string_view v) { c.macaddress = parse_bool("macaddress", v); }
 void set_vlan(Config& c, std::string_view v) { c.vlan = parse_bool("vlan", v); }
 void set_direction(Config& c, std::string_view v) { c.direction = parse_bool("direction", v); }
+void set_physdev(Config& c, std::string_view v) { c.physdev = parse_bool("physdev", v); }
 void set_workers(Config& c, std::string_view v) { c.workers = parse_integer<std::uint32_t>("workers", v, 0, 256); }
 void set_exportcpu(Config& c, std::string_view v) { c.exportcpu = parse_integer<int>("exportcpu", v, -1, 4095); }
 void set_promisc(Config& c, std::string_view v) { c.promisc = parse_bool("promisc", v); }
@@ -144,6 +145,10 @@ constexpr ParameterSpec kParameters[] = {
      [](const Config& c) { return num(c.vlan); }, true},
     {"direction", "0", "v9/IPFIX: 1 exports flowDirection", set_direction,
      [](const Config& c) { return num(c.direction); }, true},
+    {"physdev", "0",
+     "v9/IPFIX: 1 exports ingress/egressPhysicalInterface: the bridge ports of bridged packets (NFLOG with "
+     "br_netfilter), else the interfaces",
+     set_physdev, [](const Config& c) { return num(c.physdev); }, true},
     {"mpls_depth", "0", "v9/IPFIX: export the top N (0..3) MPLS labels and the top TTL (labels become flow keys)",
      set_mpls_depth, [](const Config& c) { return num(c.mpls_depth); }, true},
     {"workers", "0", "live capture: worker threads, each with its own flow-cache shard (0: one per CPU)", set_workers,

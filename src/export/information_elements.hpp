@@ -77,6 +77,8 @@ inline constexpr InformationElement kDot1qVlanId{243, 2, "dot1qVlanId"};
 inline constexpr InformationElement kDot1qPriority{244, 1, "dot1qPriority"};
 inline constexpr InformationElement kDot1qCustomerVlanId{245, 2, "dot1qCustomerVlanId"};
 inline constexpr InformationElement kDot1qCustomerPriority{246, 1, "dot1qCustomerPriority"};
+inline constexpr InformationElement kIngressPhysicalInterface{252, 4, "ingressPhysicalInterface"};
+inline constexpr InformationElement kEgressPhysicalInterface{253, 4, "egressPhysicalInterface"};
 inline constexpr InformationElement kEthernetType{256, 2, "ethernetType"};
 inline constexpr InformationElement kIpSecSPI{295, 4, "ipSecSPI"};
 inline constexpr InformationElement kObservationDomainName{300, 32, "observationDomainName"};

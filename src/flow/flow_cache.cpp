@@ -141,6 +141,8 @@ void FlowCache::start_flow(Entry& e, const FlowKey& key, const ParsedPacket& p, 
   r.first = meta.timestamp;
   r.creation_seq = static_cast<std::uint32_t>(stats_.flows_created + 1);  // 1 for the first flow
   r.out_ifindex = meta.out_ifindex;
+  r.phys_in_ifindex = meta.phys_in_ifindex;
+  r.phys_out_ifindex = meta.phys_out_ifindex;
   r.flow_label = p.flow_label;
   r.ethertype = p.ethertype;
   r.direction = meta.direction;

@@ -17,6 +17,9 @@ struct PacketMeta {
   TimeUs timestamp = 0;
   std::uint32_t in_ifindex = kNoInterface;
   std::uint32_t out_ifindex = kNoInterface;
+  // Bridge ports (NFLOG on a bridge with br_netfilter); 0 when not bridged.
+  std::uint32_t phys_in_ifindex = kNoInterface;
+  std::uint32_t phys_out_ifindex = kNoInterface;
   FlowDirection direction = FlowDirection::ingress;
   // Link-layer facts the capture knows but the bytes do not show: a VLAN tag the NIC or the
   // kernel removed (it becomes the outer tag), MAC addresses when the frame has no link header.

@@ -16,6 +16,7 @@ ExportConfig make_export_config(const Config& c, TimeUs start) {
   e.features.mac = c.macaddress;
   e.features.vlan = c.vlan;
   e.features.direction = c.direction;
+  e.features.physdev = c.physdev;
   e.features.mpls_depth = static_cast<std::uint8_t>(c.mpls_depth);
   e.sampler = c.sampler;
   e.features.sampler_id = static_cast<std::uint8_t>(c.sampler.mode);

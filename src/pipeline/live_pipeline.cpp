@@ -135,7 +135,8 @@ bool transport_changed(const Config& a, const Config& b) {
 bool encoder_changed(const Config& a, const Config& b) {
   return transport_changed(a, b) || a.sampler != b.sampler || a.protocol != b.protocol || a.engine_id != b.engine_id ||
          a.payload_size != b.payload_size || a.refresh_rate != b.refresh_rate || a.timeout_rate != b.timeout_rate ||
-         a.macaddress != b.macaddress || a.vlan != b.vlan || a.direction != b.direction || a.mpls_depth != b.mpls_depth;
+         a.macaddress != b.macaddress || a.vlan != b.vlan || a.direction != b.direction || a.physdev != b.physdev ||
+         a.mpls_depth != b.mpls_depth;
 }
 
 }  // namespace

@@ -185,6 +185,12 @@ bool NflogSource::decode(const void* msg, CapturedFrame& frame) {
   }
   if (attrs[NFULA_IFINDEX_INDEV] != nullptr) m.in_ifindex = ntohl(mnl_attr_get_u32(attrs[NFULA_IFINDEX_INDEV]));
   if (attrs[NFULA_IFINDEX_OUTDEV] != nullptr) m.out_ifindex = ntohl(mnl_attr_get_u32(attrs[NFULA_IFINDEX_OUTDEV]));
+  if (attrs[NFULA_IFINDEX_PHYSINDEV] != nullptr) {
+    m.phys_in_ifindex = ntohl(mnl_attr_get_u32(attrs[NFULA_IFINDEX_PHYSINDEV]));
+  }
+  if (attrs[NFULA_IFINDEX_PHYSOUTDEV] != nullptr) {
+    m.phys_out_ifindex = ntohl(mnl_attr_get_u32(attrs[NFULA_IFINDEX_PHYSOUTDEV]));
+  }
   // The MAC header, when the packet came from an Ethernet device (not for locally generated).
   if (attrs[NFULA_HWHEADER] != nullptr && attrs[NFULA_HWTYPE] != nullptr &&
       ntohs(mnl_attr_get_u16(attrs[NFULA_HWTYPE])) == 1 /* ARPHRD_ETHER */ &&

@@ -64,6 +64,7 @@ std::uint32_t shape_of(const FlowRecord& r, const TemplateFeatures& features) {
   if ((features.mac || features.vlan) && r.ethertype != 0) s |= kShapeEthertype;
   if (features.mpls_depth > 0 && k.mpls[0] != 0) s |= kShapeMpls;
   if (features.direction) s |= kShapeDirection;
+  if (features.physdev) s |= kShapePhysdev;
   if (features.sampler_id != 0) s |= kShapeSampler;
   return s;
 }
@@ -107,6 +108,10 @@ std::vector<TemplateField> template_fields(std::uint32_t shape, Dialect dialect,
   // 3. base block
   add(f, ie::kIngressInterface, F::in_if);
   add(f, ie::kEgressInterface, F::out_if);
+  if (shape & kShapePhysdev) {
+    add(f, ie::kIngressPhysicalInterface, F::phys_in);
+    add(f, ie::kEgressPhysicalInterface, F::phys_out);
+  }
   add(f, ie::kPacketDeltaCount, F::packets);
   add(f, ie::kOctetDeltaCount, F::bytes);
   if (ipfix) {
@@ -215,6 +220,9 @@ void write_data_record(ByteWriter& w, const std::vector<TemplateField>& fields, 
       case FieldKind::direction: w.put_u8(static_cast<std::uint8_t>(r.direction)); break;
       case FieldKind::src_prefix: w.put_u8(r.src_prefix); break;
       case FieldKind::sampler_id: w.put_u8(f.index); break;
+      // The bridge port if the packet was bridged, else the ordinary interface (upstream).
+      case FieldKind::phys_in: w.put_u32(r.phys_in_ifindex != 0 ? r.phys_in_ifindex : k.in_ifindex); break;
+      case FieldKind::phys_out: w.put_u32(r.phys_out_ifindex != 0 ? r.phys_out_ifindex : r.out_ifindex); break;
       case FieldKind::dst_prefix: w.put_u8(r.dst_prefix); break;
     }
   }

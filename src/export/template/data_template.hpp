@@ -20,6 +20,7 @@ struct TemplateFeatures {
   bool mac = false;             // destinationMacAddress, sourceMacAddress (+ ethernetType)
   bool vlan = false;            // v9 vlanId; IPFIX dot1q ids and priorities (+ ethernetType)
   bool direction = false;       // flowDirection
+  bool physdev = false;         // ingress/egressPhysicalInterface (bridge ports)
   std::uint8_t mpls_depth = 0;  // mplsTopLabelTTL + this many label stack sections (0 = none)
   std::uint8_t sampler_id = 0;  // != 0: v9 samplerId / IPFIX selectorId with this value
 };
@@ -67,6 +68,8 @@ enum class FieldKind : std::uint8_t {
   src_prefix,
   dst_prefix,
   sampler_id,
+  phys_in,
+  phys_out,
 };
 
 struct TemplateField {
@@ -95,6 +98,7 @@ enum ShapeBit : std::uint32_t {
   kShapeDirection = 1u << 14,
   kShapePrefix = 1u << 15,
   kShapeSampler = 1u << 16,
+  kShapePhysdev = 1u << 17,
 };
 
 std::uint32_t shape_of(const FlowRecord& r, const TemplateFeatures& features);
