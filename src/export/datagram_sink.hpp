@@ -52,6 +52,8 @@ class DatagramSink {
   virtual ~DatagramSink() = default;
   virtual void send(std::span<const std::uint8_t> datagram, const DatagramContents& contents) = 0;
   virtual ExportTotals totals() const { return {}; }
+  // Picks up asynchronous delivery errors (ICMP from the destinations). Called periodically.
+  virtual void poll_errors() {}
 };
 
 }  // namespace netflowd

@@ -115,6 +115,7 @@ void ExportStage::tick(TimeUs now, const MeteringTotals& m) {
     s.selector_packets_observed = sampling_.packets_observed;
     s.selector_packets_selected = sampling_.packets_selected;
   }
+  sink_.poll_errors();
   const ExportTotals t = sink_.totals();
   s.exported_messages = t.delivered;
   s.exported_bytes = t.delivered_bytes;

@@ -5,6 +5,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -19,13 +22,28 @@ constexpr int kFullWaitMs = 1000;
 constexpr int kFullRetries = 10;
 // Pacing allows short bursts so that the sender need not sleep before every datagram.
 constexpr int kPaceBurst = 16;
+// How many recent datagrams an ICMP error can still be matched to.
+constexpr std::size_t kTracked = 4096;
+
+// The NetFlow version and sequence number of a datagram (or of the quoted start of one in an
+// ICMP error): unique per datagram for v5 and v9, and for IPFIX messages with data records.
+bool sequence_key(const std::uint8_t* p, std::size_t n, std::uint64_t& key) {
+  if (n < 2) return false;
+  const unsigned version = (p[0] << 8) | p[1];
+  const std::size_t off = version == 5 ? 16 : version == 9 ? 12 : version == 10 ? 8 : 0;
+  if (off == 0 || n < off + 4) return false;
+  const std::uint32_t seq =
+      (std::uint32_t{p[off]} << 24) | (std::uint32_t{p[off + 1]} << 16) | (std::uint32_t{p[off + 2]} << 8) | p[off + 3];
+  key = (std::uint64_t{version} << 32) | seq;
+  return true;
+}
 
 }  // namespace
 
 UdpExporter::UdpExporter(std::vector<Destination> destinations, UdpExporterOptions options) : options_(options) {
   sockets_.reserve(destinations.size());
   for (auto& d : destinations) {
-    sockets_.push_back(Socket{std::move(d), UniqueFd{}, SocketStats{}});
+    sockets_.push_back(Socket{std::move(d), UniqueFd{}, SocketStats{}, {}});
     open(sockets_.back());
   }
 }
@@ -61,6 +79,13 @@ void UdpExporter::open(Socket& s) {
                        std::strerror(errno));
     }
   }
+  // ICMP errors go to the error queue, where drain_errors() counts each one.
+  const int on = 1;
+  if (family == AF_INET6) {
+    ::setsockopt(fd.get(), SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+  } else {
+    ::setsockopt(fd.get(), SOL_IP, IP_RECVERR, &on, sizeof on);
+  }
   s.fd = std::move(fd);
   s.stats.connected = false;
   try_connect(s);
@@ -88,8 +113,71 @@ void UdpExporter::pace() {
   next_send_ += interval;
 }
 
+// ICMP errors (port or host unreachable) the collector's side sent back are queued on the
+// socket's error queue (IP_RECVERR); reading them counts each one and clears the pending
+// socket error, so it does not make the next datagram fail as well.
+void UdpExporter::drain_errors(Socket& s) {
+  std::uint8_t data[64];
+  char control[512];
+  for (;;) {
+    iovec iov{data, sizeof data};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(s.fd.get(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (n < 0) return;
+    bool icmp = false;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+          (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+        sock_extended_err err{};
+        std::memcpy(&err, CMSG_DATA(c), sizeof err);
+        icmp = icmp || err.ee_origin == SO_EE_ORIGIN_ICMP || err.ee_origin == SO_EE_ORIGIN_ICMP6;
+      }
+    }
+    if (!icmp) continue;
+    ++s.stats.err_cberr;
+    // The error quotes the start of the datagram it is about: find it by its sequence number.
+    std::uint64_t key = 0;
+    if (!sequence_key(data, static_cast<std::size_t>(n), key)) continue;
+    for (auto it = s.sent.rbegin(); it != s.sent.rend(); ++it) {
+      if (it->first != key) continue;
+      const std::uint64_t id = it->second;
+      s.sent.erase(std::next(it).base());
+      failed(id);
+      break;
+    }
+  }
+}
+
+void UdpExporter::poll_errors() {
+  for (Socket& s : sockets_) drain_errors(s);
+}
+
+void UdpExporter::failed(std::uint64_t id) {
+  if (id < first_tracked_ || id - first_tracked_ >= tracked_.size()) return;
+  Tracked& t = tracked_[id - first_tracked_];
+  if (t.lost || ++t.failures < sockets_.size()) return;
+  // No destination has it: it is lost, with its flows (and no longer counted as delivered).
+  t.lost = true;
+  if (t.delivered_counted) {
+    --totals_.delivered;
+    totals_.delivered_bytes -= t.bytes;
+    totals_.flow_records -= t.contents.flow_records;
+  }
+  if (totals_.lost_datagrams == 0) totals_.first_lost = t.contents.time;
+  totals_.last_lost = t.contents.time;
+  ++totals_.lost_datagrams;
+  totals_.lost_flows += t.contents.flow_records;
+  totals_.lost_packets += t.contents.packets;
+  totals_.lost_bytes += t.contents.bytes;
+}
+
 bool UdpExporter::send_one(Socket& s, std::span<const std::uint8_t> datagram) {
   if (!s.stats.connected && !try_connect(s)) return false;
+  drain_errors(s);
   for (int attempt = 0;; ++attempt) {
     const ssize_t n = ::send(s.fd.get(), datagram.data(), datagram.size(), MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(datagram.size())) {
@@ -99,10 +187,10 @@ bool UdpExporter::send_one(Socket& s, std::span<const std::uint8_t> datagram) {
     }
     const int err = n < 0 ? errno : EMSGSIZE;
     if (err == EINTR) continue;
-    if (err == ECONNREFUSED) {
-      // The collector answered an earlier datagram with port unreachable; the kernel reports
-      // it here and does not send this one. The next datagram tries again.
-      ++s.stats.err_cberr;
+    if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH) {
+      // An ICMP error that arrived between draining and sending: this datagram is not sent.
+      // It is counted from the error queue at the next datagram.
+      ++s.stats.err_refused;
       return false;
     }
     if ((err == EAGAIN || err == ENOBUFS) && options_.wait_when_full && attempt < kFullRetries) {
@@ -125,20 +213,30 @@ bool UdpExporter::send_one(Socket& s, std::span<const std::uint8_t> datagram) {
 void UdpExporter::send(std::span<const std::uint8_t> datagram, const DatagramContents& contents) {
   pace();
   ++totals_.datagrams;
-  bool delivered = false;
-  for (Socket& s : sockets_) delivered |= send_one(s, datagram);
-  if (delivered) {
+  const std::uint64_t id = first_tracked_ + tracked_.size();
+  tracked_.push_back(Tracked{contents, datagram.size(), 0, false, false});
+  if (tracked_.size() > kTracked) {
+    tracked_.pop_front();
+    ++first_tracked_;
+  }
+  std::uint64_t key = 0;
+  const bool keyed = sequence_key(datagram.data(), datagram.size(), key);
+  std::size_t failures = 0;
+  for (Socket& s : sockets_) {
+    if (!send_one(s, datagram)) {
+      ++failures;
+    } else if (keyed) {
+      s.sent.emplace_back(key, id);
+      if (s.sent.size() > kTracked) s.sent.pop_front();
+    }
+  }
+  if (failures < sockets_.size()) {
+    tracked_.back().delivered_counted = true;
     ++totals_.delivered;
     totals_.delivered_bytes += datagram.size();
     totals_.flow_records += contents.flow_records;
-  } else {
-    if (totals_.lost_datagrams == 0) totals_.first_lost = contents.time;
-    totals_.last_lost = contents.time;
-    ++totals_.lost_datagrams;
-    totals_.lost_flows += contents.flow_records;
-    totals_.lost_packets += contents.packets;
-    totals_.lost_bytes += contents.bytes;
   }
+  for (std::size_t i = 0; i < failures; ++i) failed(id);
 }
 
 std::uint16_t UdpExporter::local_port(std::size_t i) const {
@@ -151,7 +249,8 @@ std::uint16_t UdpExporter::local_port(std::size_t i) const {
 
 std::uint64_t UdpExporter::errors() const {
   std::uint64_t n = 0;
-  for (const Socket& s : sockets_) n += s.stats.err_sndbuf + s.stats.err_cberr + s.stats.err_other;
+  for (const Socket& s : sockets_)
+    n += s.stats.err_sndbuf + s.stats.err_cberr + s.stats.err_refused + s.stats.err_other;
   return n;
 }
 

@@ -33,6 +33,7 @@ NS_CLIENT="$LAB_PREFIX-client"
 NS_ROUTER="$LAB_PREFIX-router"
 NS_SERVER="$LAB_PREFIX-server"
 LAB_NAMESPACES=()
+LAB_RESTORE_SYSCTLS=() # KEY=VALUE, restored in the host namespace by lab_cleanup
 LAB_PIDS=()
 LAB_WORK=""
 LAB_DEADLINE=${LAB_DEADLINE:-270} # seconds; below ctest's TIMEOUT 300 so the trap still runs
@@ -79,7 +80,7 @@ lab_remove_namespace() {
 }
 
 lab_cleanup() {
-    local rc=$? pid ns
+    local rc=$? pid ns kv
     trap - EXIT INT TERM
     for pid in "${LAB_PIDS[@]}"; do lab_kill_tree TERM "$pid"; done
     for pid in "${LAB_PIDS[@]}"; do
@@ -88,6 +89,8 @@ lab_cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     for ns in "${LAB_NAMESPACES[@]}"; do lab_remove_namespace "$ns"; done
+    # Host sysctls a test had to change (only where they are not per network namespace).
+    for kv in "${LAB_RESTORE_SYSCTLS[@]}"; do sysctl -qw "$kv" || true; done
     if [[ -n $LAB_WORK ]]; then
         if [[ ${NETFLOWD_LAB_KEEP:-0} == 1 || $rc != 0 && ${NETFLOWD_LAB_KEEP:-0} == fail ]]; then
             lab_log "kept $LAB_WORK"
@@ -242,6 +245,95 @@ lab_setup() {
     lab_log "lab up: router $(python3 "$LAB_DIR/labflows.py" topology --summary "$LAB_WORK/topology.json")"
 }
 
+# The bridge variant (lab.physdev): the middle namespace ($NS_ROUTER, so every helper and
+# the stale sweep apply) is a bridge instead of a router; client and server share one subnet.
+#
+#   client (c0) 10.77.1.2/24 fd00:77:1::2/64 --- (b0) br0 (b1) --- (s0) server 10.77.1.3/24 fd00:77:1::3/64
+#                                      br0: 10.77.1.1/24 fd00:77:1::1/64 (markers, sinks)
+#
+# br_netfilter (bridge-nf-call-ip(6)tables=1) makes iptables FORWARD see bridged packets
+# with in = out = br0 and the ports as physdev. The sysctls are per network namespace
+# (kernel >= 5.3): they are set inside the bridge namespace only; on a kernel where they
+# are global the host value is restored by lab_cleanup.
+lab_bridge_sysctls() {
+    local key host_before host_after
+    [[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]] ||
+        { echo "SKIP: br_netfilter is not loaded (no /proc/sys/net/bridge)" >&2; exit 77; }
+    for key in net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables; do
+        host_before=$(sysctl -n "$key")
+        in_router sysctl -qw "$key=1" || { echo "SKIP: cannot set $key in the bridge namespace" >&2; exit 77; }
+        [[ $(in_router sysctl -n "$key") == 1 ]] || lab_fail "$key is not 1 in the bridge namespace"
+        host_after=$(sysctl -n "$key")
+        if [[ $host_after != "$host_before" ]]; then
+            LAB_RESTORE_SYSCTLS+=("$key=$host_before")
+            lab_log "$key is global on this kernel: host value $host_before restored at exit"
+        fi
+    done
+}
+
+lab_setup_bridge() {
+    local ns
+    S4=10.77.1.3 S6=fd00:77:1::3 R4S=$R4C R6S=$R6C
+    for ns in "$NS_CLIENT" "$NS_ROUTER" "$NS_SERVER"; do
+        ip netns add "$ns"
+        LAB_NAMESPACES+=("$ns")
+        ip -n "$ns" link set lo up
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 \
+            net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.accept_ra=0
+    done
+    lab_bridge_sysctls
+    # No STP (forwarding at once), no multicast snooping (no querier traffic), no IPv6 on the
+    # ports themselves.
+    ip -n "$NS_ROUTER" link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+    ip -n "$NS_ROUTER" link add b0 type veth peer name c0 netns "$NS_CLIENT"
+    ip -n "$NS_ROUTER" link add b1 type veth peer name s0 netns "$NS_SERVER"
+    in_router sysctl -qw net.ipv6.conf.b0.disable_ipv6=1 net.ipv6.conf.b1.disable_ipv6=1
+    ip -n "$NS_ROUTER" link set b0 master br0
+    ip -n "$NS_ROUTER" link set b1 master br0
+    ip -n "$NS_CLIENT" addr add "$C4/24" dev c0
+    ip -n "$NS_CLIENT" addr add "$C6/64" dev c0 nodad
+    ip -n "$NS_ROUTER" addr add "$R4C/24" dev br0
+    ip -n "$NS_ROUTER" addr add "$R6C/64" dev br0 nodad
+    ip -n "$NS_SERVER" addr add "$S4/24" dev s0
+    ip -n "$NS_SERVER" addr add "$S6/64" dev s0 nodad
+    ip -n "$NS_CLIENT" link set c0 up
+    ip -n "$NS_ROUTER" link set b0 up
+    ip -n "$NS_ROUTER" link set b1 up
+    ip -n "$NS_ROUTER" link set br0 up
+    ip -n "$NS_SERVER" link set s0 up
+    # Permanent neighbours and static FDB entries: no ARP/ND and no unknown-unicast flooding.
+    local mac_c0 mac_s0 mac_br
+    mac_c0=$(lab_mac "$NS_CLIENT" c0)
+    mac_s0=$(lab_mac "$NS_SERVER" s0)
+    mac_br=$(lab_mac "$NS_ROUTER" br0)
+    bridge -n "$NS_ROUTER" fdb replace "$mac_c0" dev b0 master static
+    bridge -n "$NS_ROUTER" fdb replace "$mac_s0" dev b1 master static
+    local a
+    for a in "$S4" "$S6"; do ip -n "$NS_CLIENT" neigh replace "$a" lladdr "$mac_s0" dev c0 nud permanent; done
+    for a in "$C4" "$C6"; do ip -n "$NS_SERVER" neigh replace "$a" lladdr "$mac_c0" dev s0 nud permanent; done
+    for a in "$R4C" "$R6C"; do
+        ip -n "$NS_CLIENT" neigh replace "$a" lladdr "$mac_br" dev c0 nud permanent
+        ip -n "$NS_SERVER" neigh replace "$a" lladdr "$mac_br" dev s0 nud permanent
+    done
+    ip -n "$NS_ROUTER" neigh replace "$C4" lladdr "$mac_c0" dev br0 nud permanent
+    ip -n "$NS_ROUTER" neigh replace "$C6" lladdr "$mac_c0" dev br0 nud permanent
+    ip -n "$NS_ROUTER" neigh replace "$S4" lladdr "$mac_s0" dev br0 nud permanent
+    ip -n "$NS_ROUTER" neigh replace "$S6" lladdr "$mac_s0" dev br0 nud permanent
+
+    if ! { in_client ping -q -c 1 -W 2 "$S4" && in_client ping -q -c 1 -W 2 "$S6" &&
+        in_client ping -q -c 1 -W 2 "$R4C" && in_server ping -q -c 1 -W 2 "$R4C"; } >/dev/null; then
+        lab_fail "lab network (bridge): no connectivity"
+    fi
+    python3 "$LAB_DIR/labflows.py" topology --router-ns "$NS_ROUTER" >"$LAB_WORK/topology.json" ||
+        lab_fail "lab network: topology"
+    # The MACs behind each port: a frame captured on b0 is received there when it comes from c0.
+    # shellcheck disable=SC2034 # for the caller (labflows.py physdev)
+    LAB_PEER_MACS=(--peer-mac "b0=$mac_c0" --peer-mac "b1=$mac_s0")
+    LAB_CAPTURE_IFACES="b0 b1 lo"
+    lab_log "lab up (bridge): $(python3 "$LAB_DIR/labflows.py" topology --summary "$LAB_WORK/topology.json")," \
+        "c0 $mac_c0, s0 $mac_s0"
+}
+
 # ---------------------------------------------------------------- capture
 # One tshark in the router on r0, r1 and lo: the ground truth of every packet
 # on the router's links and every export datagram. tshark prints "Capturing
@@ -273,10 +365,13 @@ lab_probe() { # BASE
     return 1
 }
 
+LAB_CAPTURE_IFACES="r0 r1 lo" # lab_setup_bridge: b0 b1 lo
 lab_start_capture() {
+    local iface args=()
+    for iface in $LAB_CAPTURE_IFACES; do args+=(-i "$iface"); done
     # -B 64 before the first -i: a 64 MiB buffer for every interface (after an -i it would
     # apply to that one only); dumpcap must not drop during bursts.
-    lab_bg router tshark -n -l -P -B 64 -i r0 -i r1 -i lo -w "$LAB_WORK/capture.pcapng" \
+    lab_bg router tshark -n -l -P -B 64 "${args[@]}" -w "$LAB_WORK/capture.pcapng" \
         >"$LAB_WORK/capture.out" 2>"$LAB_WORK/capture.log"
     LAB_CAPTURE_PID=$LAB_LAST_PID
     lab_wait_until 30 "tshark capture start" grep -q 'Capturing on' "$LAB_WORK/capture.log" ||

@@ -7,6 +7,7 @@
   workers ...                  many flows: one record per flow, exact totals
   sigterm ...                  a stream cut by SIGTERM: what was metered was exported
   timeouts ...                 live active/inactive timeouts split flows into exact consecutive records
+  physdev ...                  bridged traffic (br_netfilter): ingress/egressPhysicalInterface (252/253)
 
 Ground truth: tshark's decode of the capture on the router's r0 and r1 (every frame on
 the router's links), keyed as netflowd keys flows (addresses, ports, protocol, TOS, input
@@ -269,6 +270,10 @@ def tshark_records(capture, port):
             key = (norm(src), norm(dst), int(v.get("cflow.srcport", 0)), dport, proto_n, int(v["cflow.tos"], 0))
             recs.append({"key": key, "inp": int(v["cflow.inputint"]), "out": int(v["cflow.outputint"]),
                          "packets": int(v["cflow.packets"]), "bytes": int(v["cflow.octets"]),
+                         "physin": int(v["cflow.ingress_physical_interface"])
+                         if "cflow.ingress_physical_interface" in v else None,
+                         "physout": int(v["cflow.egress_physical_interface"])
+                         if "cflow.egress_physical_interface" in v else None,
                          "dir": int(v["cflow.direction"]) if "cflow.direction" in v else None,
                          "reason": int(v["cflow.flow_end_reason"]) if "cflow.flow_end_reason" in v else None,
                          "start": ipfix_time(v.get("cflow.abstimestart")), "end": ipfix_time(v.get("cflow.abstimeend"))})
@@ -437,6 +442,156 @@ def cmd_check(a):
         rep.check(not multi, "tshark: one record per test flow (timeouts far beyond the run)", multi)
     if a.save_exported:
         json.dump([[list(k[0]), k[1], v] for k, v in nf_totals.items()], open(a.save_exported, "w"))
+    return rep.done()
+
+
+def tshark_data_templates(capture, port):
+    """Every data template (v9 set 0, IPFIX set 2; not options templates) in the export datagrams
+    to 127.0.0.1:port: [(template id, [(element id, length), ...])], one entry per occurrence."""
+    cmd = ["tshark", "-n", "-r", capture, "-d", f"udp.port=={port},cflow", "-Y",
+           f'udp.dstport == {port} && frame.interface_name == "lo"', "-T", "pdml"]
+    out = []
+    for fs in ET.fromstring(run(cmd)).iter("field"):
+        if fs.get("name") != "" or not re.search(r"\((Data )?Template\)", fs.get("show") or ""):
+            continue
+        if "Options" in fs.get("show"):
+            continue
+        for t in fs.findall("field"):
+            if t.get("name") != "" or not (t.get("show") or "").startswith("Template (Id"):
+                continue
+            tid = int(next(f.get("show") for f in t.iter("field") if f.get("name") == "cflow.template_id"))
+            elems = []
+            for f in t.findall("field"):
+                sub = {g.get("name"): g.get("show") for g in f.iter("field")}
+                typ = sub.get("cflow.template_ipfix_field_type") or sub.get("cflow.template_field_type")
+                if typ is not None:
+                    elems.append((int(typ), int(sub.get("cflow.template_field_length", "-1"))))
+            out.append((tid, elems))
+    return out
+
+
+def cmd_physdev(a):
+    """physdev=0/1 on a bridge (iptables FORWARD NFLOG with br_netfilter): every test flow is
+    bridged, so it is metered once, with in = out = the bridge, flowDirection 255 (forward) and,
+    with physdev=1, ingress/egressPhysicalInterface = the port it entered/left by. Truth: the
+    capture on the ports; a frame on a port is received there when its source MAC is the MAC
+    of the device behind that port (--peer-mac PORT=MAC)."""
+    rep = Report(a.label)
+    topo = Topology(a.topology)
+    peer = dict(x.split("=", 1) for x in a.peer_mac)
+    ports = sorted(peer)
+    if len(ports) != 2:
+        raise SystemExit("physdev: exactly two --peer-mac PORT=MAC")
+    br = topo.index(a.bridge)
+    pidx = {p: topo.index(p) for p in ports}
+    flows = load_flows(a.flows)
+    test_keys = set(flows)
+    # exp: {(key6, in): [packets, bytes, out, dir, first, last, physin, physout]}
+    exp, seen_out = {}, collections.defaultdict(lambda: [0, 0])
+    for iface, src_mac, when, key, length in truth_packets(a.capture, ports):
+        if key not in test_keys:
+            continue
+        if src_mac.lower() != peer[iface].lower():
+            seen_out[key][0] += 1  # left the bridge by this port
+            seen_out[key][1] += length
+            continue
+        other = ports[1 - ports.index(iface)]
+        e = exp.setdefault((key, br), [0, 0, br, DIRECTION["forward"], when, when, pidx[iface], pidx[other]])
+        e[0] += 1
+        e[1] += length
+        if (e[6], e[7]) != (pidx[iface], pidx[other]):
+            e[6] = e[7] = None  # one flow entering by both ports: not in this test
+    truth_by_key6 = collections.defaultdict(lambda: [0, 0])
+    for (key, _), v in exp.items():
+        truth_by_key6[key][0] += v[0]
+        truth_by_key6[key][1] += v[1]
+    check_truth_vs_generators(rep, flows, truth_by_key6)
+    bad = [f"{key_str(k)}: entered {truth_by_key6.get(k)}, left {v}" for k, v in seen_out.items()
+           if v != truth_by_key6.get(k)]
+    bad += [f"{key_str(k)}: entered, never left" for k in truth_by_key6 if k not in seen_out]
+    rep.check(not bad, "ground truth: every test packet that entered the bridge by one port left it by the other", bad)
+
+    summary = netflowd_summary(a.netflowd_err)
+    if not rep.check(summary is not None, "netflowd printed its summary line"):
+        return rep.done()
+    for k in ("source_drops", "queue_drops", "send_errors", "lost_datagrams", "malformed", "maxflows"):
+        rep.equal(f"netflowd {k}", summary.get(k), 0)
+
+    nf = nfdump_records(a.flows_dir)
+    nf_place = collections.defaultdict(set)
+    for r in nf:
+        nf_place[(r[0], r[1])].add((r[2], None))
+    check_flows(rep, "nfdump", exp, sum_by(nf, lambda r: (r[0], r[1])), nf_place, test_keys, False)
+    all_p, all_b = sum(r[3] for r in nf), sum(r[4] for r in nf)
+    rep.check((all_p, all_b) == (summary["metered"], summary["bytes"]),
+              f"nfdump: all {len(nf)} records sum to netflowd's metered packets/bytes: {all_p}/{all_b}"
+              + ("" if (all_p, all_b) == (summary["metered"], summary["bytes"])
+                 else f" (summary {summary['metered']}/{summary['bytes']})"))
+    rep.equal("nfdump: records stored (= netflowd records)", len(nf), summary["records"])
+    st = nfcapd_stats(a.nfcapd_log)
+    if rep.check(st is not None, "nfcapd logged its statistics"):
+        rep.equal("nfcapd: sequence errors", st[3], 0)
+        rep.equal("nfcapd: bad packets", st[4], 0)
+
+    ts, malformed = tshark_records(a.capture, a.port)
+    rep.equal("tshark: malformed export frames", malformed, 0)
+    rep.equal("tshark: flow records decoded (= netflowd records)", len(ts), summary["records"])
+    ts_place = collections.defaultdict(set)
+    for r in ts:
+        ts_place[(r["key"], r["inp"])].add((r["out"], r["dir"]))
+    check_flows(rep, "tshark", exp, sum_by(ts, lambda r: (r["key"], r["inp"])), ts_place, test_keys, True)
+    multi = [f"{key_str(k[0])} in={k[1]}: {n} records" for k, n in
+             collections.Counter((r["key"], r["inp"]) for r in ts).items() if n > 1 and k[0] in test_keys]
+    rep.check(not multi, "tshark: one record per test flow", multi)
+
+    # ingress/egressPhysicalInterface
+    names = {v: n for n, v in pidx.items()}
+    names[br] = a.bridge
+    nm = lambda i: f"{i} ({names[i]})" if i in names else str(i)
+    if a.physdev:
+        bad = []
+        for r in ts:
+            k = (r["key"], r["inp"])
+            if k in exp:
+                want = (exp[k][6], exp[k][7])
+                if (r["physin"], r["physout"]) != want:
+                    bad.append(f"{key_str(r['key'])}: ingress/egressPhysicalInterface {nm(r['physin'])}/"
+                               f"{nm(r['physout'])}, expected {nm(want[0])}/{nm(want[1])}")
+        rep.check(not bad and all(k in {(r["key"], r["inp"]) for r in ts} for k in exp),
+                  f"tshark: ingress/egressPhysicalInterface of the {len(exp)} test flows = the ports they "
+                  f"entered/left by ({', '.join(f'{p} {i}' for p, i in pidx.items())})", bad)
+        # Everything this FORWARD rule metered was bridged (MLD too): a port in, the other out.
+        bad = [f"{key_str(r['key'])} in={r['inp']} out={r['out']}: physical {nm(r['physin'])}/{nm(r['physout'])}"
+               for r in ts if not (r["inp"] == r["out"] == br and {r["physin"], r["physout"]} == set(pidx.values()))]
+        rep.check(not bad, f"tshark: all {len(ts)} records: in = out = {a.bridge} ({br}), physical = one port in, "
+                           f"the other out", bad)
+    else:
+        bad = [f"{key_str(r['key'])}: physical {r['physin']}/{r['physout']}" for r in ts
+               if r["physin"] is not None or r["physout"] is not None]
+        rep.check(not bad, f"tshark: no record of {len(ts)} carries ingress/egressPhysicalInterface (physdev=0)",
+                  bad)
+        bad = [f"{key_str(r['key'])} in={r['inp']} out={r['out']}" for r in ts if not r["inp"] == r["out"] == br]
+        rep.check(not bad, f"tshark: all {len(ts)} records: in = out = {a.bridge} ({br})", bad)
+
+    # Data templates: 252 and 253 (4 bytes each) right after 10/14, or neither.
+    tpl = tshark_data_templates(a.capture, a.port)
+    bad = []
+    for tid, elems in tpl:
+        ids = [e for e, _ in elems]
+        shown = f"template {tid}: {' '.join(str(e) for e in ids)}"
+        if 10 not in ids or 14 not in ids:
+            bad.append(f"{shown}: no ingress/egressInterface (10/14)")
+            continue
+        if a.physdev:
+            after = max(ids.index(10), ids.index(14)) + 1
+            if ids.count(252) != 1 or ids.count(253) != 1 or ids[after:after + 2] != [252, 253] \
+                    or elems[after][1] != 4 or elems[after + 1][1] != 4:
+                bad.append(f"{shown} (lengths {[l for _, l in elems]}): expected 252, 253 (4 bytes each) right "
+                           f"after 10/14, once each")
+        elif 252 in ids or 253 in ids:
+            bad.append(f"{shown}: 252/253 present with physdev=0")
+    rep.check(tpl and not bad, f"tshark: {len(tpl)} data templates (ids {sorted({t for t, _ in tpl})}): "
+                               + ("252 and 253 (4 bytes) right after 10/14" if a.physdev else "no 252/253"), bad)
     return rep.done()
 
 
@@ -659,6 +814,15 @@ def main():
             s.add_argument("--stop-seconds", type=float, required=True, help="how long netflowd took to exit")
             s.add_argument("--max-stop-seconds", type=float, default=5)
             s.add_argument("--margin", type=float, default=0.25)
+    s = sub.add_parser("physdev")
+    for arg in ("--label", "--topology", "--capture", "--flows", "--flows-dir", "--nfcapd-log", "--netflowd-err"):
+        s.add_argument(arg, required=True)
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--protocol", type=int, choices=[9, 10], required=True)
+    s.add_argument("--physdev", type=int, choices=[0, 1], required=True)
+    s.add_argument("--bridge", default="br0")
+    s.add_argument("--peer-mac", action="append", default=[], metavar="PORT=MAC",
+                   help="the MAC of the device behind a bridge port (frames from it are received there)")
     s = sub.add_parser("timeouts")
     for arg in ("--label", "--topology", "--capture", "--flows", "--flows-dir", "--nfcapd-log", "--netflowd-err"):
         s.add_argument(arg, required=True)
@@ -679,7 +843,7 @@ def main():
     if a.cmd == "topology":
         return cmd_topology(a)
     return {"check": cmd_check, "same-flows": cmd_same_flows, "workers": cmd_workers, "sigterm": cmd_sigterm,
-            "timeouts": cmd_timeouts}[a.cmd](a)
+            "timeouts": cmd_timeouts, "physdev": cmd_physdev}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -57,14 +57,20 @@ TEST(UdpExporter, DeadCollectorIsCountedAndRetried) {
     port = gone.port;
   }
   UdpExporter exporter({loopback(port)}, UdpExporterOptions{});
-  const std::vector<std::uint8_t> payload{9, 9, 9};
-  for (int i = 0; i < 5; ++i) {
-    exporter.send(payload, DatagramContents{1, 1, 100});
+  for (std::uint8_t i = 0; i < 5; ++i) {
+    // A NetFlow v5 header with flow_sequence i: the ICMP error quotes it.
+    std::vector<std::uint8_t> datagram(24, 0);
+    datagram[1] = 5;
+    datagram[19] = i;
+    exporter.send(datagram, DatagramContents{1, 1, 100});
     ::poll(nullptr, 0, 20);  // let the ICMP port-unreachable come back
   }
-  EXPECT_GT(exporter.socket_stats(0).err_cberr, 0u) << "port unreachable errors are counted";
-  EXPECT_GT(exporter.totals().lost_datagrams, 0u);
-  EXPECT_EQ(exporter.totals().lost_flows, exporter.totals().lost_datagrams);
+  exporter.poll_errors();
+  EXPECT_EQ(exporter.socket_stats(0).err_cberr, 5u) << "every port unreachable is read from the error queue";
+  EXPECT_EQ(exporter.socket_stats(0).sent_datagrams, 5u) << "a pending error does not make the next send fail";
+  EXPECT_EQ(exporter.totals().lost_datagrams, 5u) << "each error is matched to the datagram it quotes";
+  EXPECT_EQ(exporter.totals().lost_flows, 5u);
+  EXPECT_EQ(exporter.totals().delivered, 0u);
 }
 
 TEST(UdpExporter, PacingSpreadsDatagrams) {
