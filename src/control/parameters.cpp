@@ -99,6 +99,9 @@ void set_snmp_rules(Config& c, std::string_view v) {
   c.snmp_rules_parsed = rules.empty() ? nullptr : std::make_shared<const SnmpRules>(std::move(rules));
 }
 void set_sampler(Config& c, std::string_view v) { c.sampler = SamplerConfig::parse(v); }
+[[noreturn]] void refuse_scan_min(Config&, std::string_view) {
+  throw ParameterError("scan_min", "not applicable in user space: netflowd sweeps its caches every 100 ms");
+}
 void set_flush(Config& c, std::string_view v) { c.flush = parse_integer<int>("flush", v, 0, 2); }
 void set_export_rate(Config& c, std::string_view v) {
   if (v == "auto") {
@@ -168,7 +171,8 @@ constexpr ParameterSpec kParameters[] = {
     {"snmp_rules", "", "exported interface numbers from names: prefix:base[,...] maps e.g. ppp11 to base+11",
      set_snmp_rules, [](const Config& c) { return c.snmp_rules; }, true},
     {"natevents", "0", "NAT events from conntrack (not implemented yet)", nullptr, nullptr, false},
-    {"scan_min", "1", "minimum delay between export scans (not implemented yet)", nullptr, nullptr, false},
+    {"scan_min", "1", "kernel export-scan delay: not applicable (netflowd sweeps its caches every 100 ms)",
+     refuse_scan_min, nullptr, false},
 };
 
 }  // namespace
