@@ -188,8 +188,14 @@ MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta,
     const bool active_expired = now - r.first > config_.active_timeout;
     const bool counters_full =
         r.packets + 1 > config_.counter_limit || r.bytes + packet.ip_length > config_.counter_limit;
-    if (active_expired || counters_full) {
-      r.end_reason = FlowEndReason::active_timeout;
+    // The idle timeout is checked here too, so a flow that went idle ends exactly at its
+    // timeout even if the sweep has not reached it yet: records split the same way however
+    // often the sweep runs.
+    const bool idle_expired = config_.inactive_timeout != 0 && now - r.last > config_.inactive_timeout;
+    if (active_expired || counters_full || idle_expired) {
+      const bool closed = r.key.protocol == 6 && (r.tcp_flags & 0x05) != 0;
+      r.end_reason = idle_expired ? (closed ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout)
+                                  : FlowEndReason::active_timeout;
       ended.push_back(r);
       start_flow(e, key, packet, meta);
     }
@@ -246,12 +252,17 @@ void FlowCache::sweep(std::uint32_t count, TimeUs now, std::vector<FlowRecord>& 
 }
 
 void FlowCache::expire(TimeUs now, std::vector<FlowRecord>& ended) {
-  // Visit the share of the slab that keeps a full pass within kSweepPeriod.
+  // Visit the share of the slab that keeps a full pass within the sweep period: a quarter of
+  // the shorter timeout, between 1 and 10 s. Records split the same way whatever the period
+  // (timeouts are also checked on the packet path); it only bounds how late an idle flow is
+  // exported, and a shorter one would spend most of the time walking the slab.
+  const TimeUs period = std::clamp<TimeUs>(std::min(config_.active_timeout, config_.inactive_timeout) / 4, kSweepPeriod,
+                                           10 * kSweepPeriod);
   const TimeUs elapsed = std::max<TimeUs>(now - last_sweep_, 0);
   last_sweep_ = now;
   std::uint64_t count = entries_allocated_;
-  if (elapsed < kSweepPeriod && config_.inactive_timeout != 0) {
-    count = (count * static_cast<std::uint64_t>(elapsed) + kSweepPeriod - 1) / kSweepPeriod;
+  if (elapsed < period && config_.inactive_timeout != 0) {
+    count = (count * static_cast<std::uint64_t>(elapsed) + period - 1) / period;
   }
   sweep(static_cast<std::uint32_t>(std::min<std::uint64_t>(count, entries_allocated_)), now, ended);
 }

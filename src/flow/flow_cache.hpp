@@ -22,8 +22,9 @@
 
 namespace netflowd {
 
-// Every flow is checked for expiry at least this often (in the time of the clock that drives
-// the cache), so a flow is exported at most this much after its timeout.
+// The shortest sweep period: every flow is checked for expiry at least once per a quarter of
+// the shorter timeout, and at least every 10 kSweepPeriod (in the time of the clock that
+// drives the cache); an idle flow is exported at most that much after its timeout.
 inline constexpr TimeUs kSweepPeriod = kUsPerSecond;
 
 struct FlowCacheConfig {

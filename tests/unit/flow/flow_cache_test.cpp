@@ -96,6 +96,20 @@ TEST(FlowCache, ActiveTimeoutSplitsOnThePacketPath) {
   EXPECT_EQ(ended[1].first, seconds_to_us(70));
 }
 
+TEST(FlowCache, IdleFlowEndsOnThePacketPathEvenBeforeTheSweep) {
+  FlowCache cache(config(60, 15));
+  std::vector<FlowRecord> ended;
+  const ParsedPacket p = udp_packet(1, 1);
+  cache.meter(p, at(0), ended);
+  cache.meter(p, at(seconds_to_us(16)), ended);  // no expire() in between
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].packets, 1u);
+  EXPECT_EQ(ended[0].end_reason, FlowEndReason::idle_timeout);
+  cache.flush(ended);
+  ASSERT_EQ(ended.size(), 2u);
+  EXPECT_EQ(ended[1].first, seconds_to_us(16));
+}
+
 TEST(FlowCache, ActiveTimeoutIsFoundBySweepToo) {
   FlowCache cache(config(60, 100));
   std::vector<FlowRecord> ended;
