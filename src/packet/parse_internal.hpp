@@ -48,6 +48,27 @@ inline constexpr std::uint8_t kProtoIpv6Dst = 60;
 inline constexpr std::uint8_t kProtoSctp = 132;
 inline constexpr std::uint8_t kProtoUdpLite = 136;
 
+// Walks an IPv4 or TCP option list (the same type-length-value layout, RFC 791 / RFC 9293):
+// calls on_type(type) for every option, the terminating end-of-list (0) included; no-op (1)
+// is one byte; a length below 2 or running past `end` stops the walk.
+template <typename OnType>
+void walk_options(const Frame& f, std::size_t begin, std::size_t end, OnType on_type) {
+  std::size_t i = begin;
+  while (i < end) {
+    const std::uint8_t type = f.u8(i);
+    on_type(type);
+    if (type == 0) break;
+    if (type == 1) {
+      ++i;
+      continue;
+    }
+    if (i + 1 >= end) break;
+    const std::uint8_t len = f.u8(i + 1);
+    if (len < 2) break;
+    i += len;
+  }
+}
+
 // Walks Ethernet / VLAN / MPLS from `offset` with the given EtherType already read.
 // On ok, `l3_offset` is where the IP header starts and out.ethertype says which.
 ParseStatus parse_ethertype_chain(const Frame& f, std::size_t offset, std::uint16_t ethertype, ParsedPacket& out,

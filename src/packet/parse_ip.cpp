@@ -7,24 +7,10 @@
 namespace netflowd::parse_detail {
 namespace {
 
-// IPv4 options (RFC 791): record the option number (type & 0x1f) of every option seen.
-// EOOL ends the list; NOP is one byte; a length below 2 or past the header stops the walk.
+// IPv4 options (RFC 791): the option number (type & 0x1f) of every option seen.
 std::uint32_t walk_ipv4_options(const Frame& f, std::size_t begin, std::size_t end) {
   std::uint32_t bits = 0;
-  std::size_t i = begin;
-  while (i < end) {
-    const std::uint8_t type = f.u8(i);
-    bits |= 1u << (type & 0x1f);
-    if (type == 0) break;  // end of option list
-    if (type == 1) {       // no-operation
-      ++i;
-      continue;
-    }
-    if (i + 1 >= end) break;
-    const std::uint8_t len = f.u8(i + 1);
-    if (len < 2) break;
-    i += len;
-  }
+  walk_options(f, begin, end, [&bits](std::uint8_t type) { bits |= 1u << (type & 0x1f); });
   return bits;
 }
 

@@ -6,24 +6,12 @@
 namespace netflowd::parse_detail {
 namespace {
 
-// TCP options (RFC 9293): record kinds below 64 (the width of tcpOptions, IE 209). EOL ends
-// the list, NOP is one byte, a length below 2 stops the walk.
+// TCP options (RFC 9293): kinds below 64 (the width of tcpOptions, IE 209).
 std::uint64_t walk_tcp_options(const Frame& f, std::size_t begin, std::size_t end) {
   std::uint64_t bits = 0;
-  std::size_t i = begin;
-  while (i < end) {
-    const std::uint8_t kind = f.u8(i);
+  walk_options(f, begin, end, [&bits](std::uint8_t kind) {
     if (kind < 64) bits |= std::uint64_t{1} << kind;
-    if (kind == 0) break;
-    if (kind == 1) {
-      ++i;
-      continue;
-    }
-    if (i + 1 >= end) break;
-    const std::uint8_t len = f.u8(i + 1);
-    if (len < 2) break;
-    i += len;
-  }
+  });
   return bits;
 }
 
