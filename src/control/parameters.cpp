@@ -99,9 +99,6 @@ void set_snmp_rules(Config& c, std::string_view v) {
   c.snmp_rules_parsed = rules.empty() ? nullptr : std::make_shared<const SnmpRules>(std::move(rules));
 }
 void set_sampler(Config& c, std::string_view v) { c.sampler = SamplerConfig::parse(v); }
-[[noreturn]] void refuse_scan_min(Config&, std::string_view) {
-  throw ParameterError("scan_min", "not applicable in user space: netflowd sweeps its caches every 100 ms");
-}
 void set_flush(Config& c, std::string_view v) { c.flush = parse_integer<int>("flush", v, 0, 2); }
 void set_export_rate(Config& c, std::string_view v) {
   if (v == "auto") {
@@ -171,8 +168,8 @@ constexpr ParameterSpec kParameters[] = {
     {"snmp_rules", "", "exported interface numbers from names: prefix:base[,...] maps e.g. ppp11 to base+11",
      set_snmp_rules, [](const Config& c) { return c.snmp_rules; }, true},
     {"natevents", "0", "NAT events from conntrack (not implemented yet)", nullptr, nullptr, false},
-    {"scan_min", "1", "kernel export-scan delay: not applicable (netflowd sweeps its caches every 100 ms)",
-     refuse_scan_min, nullptr, false},
+    {"scan_min", "1", "kernel export-scan delay", nullptr, nullptr, false,
+     "not applicable in user space: netflowd sweeps its caches every 100 ms"},
 };
 
 }  // namespace
@@ -197,7 +194,8 @@ void apply_parameter(Config& config, std::string_view assignment) {
   if (spec == nullptr) throw ParameterError(std::string(name), "unknown parameter (see --help)");
   if (spec->apply == nullptr) {
     throw ParameterError(std::string(spec->name),
-                         "is an ipt_NETFLOW parameter that this version does not implement yet");
+                         spec->refusal.empty() ? "is an ipt_NETFLOW parameter not implemented yet in this version"
+                                               : std::string(spec->refusal));
   }
   spec->apply(config, assignment.substr(eq + 1));
 }
@@ -258,7 +256,10 @@ std::string parameters_markdown() {
   std::string s = "| parameter | default | meaning |\n|---|---|---|\n";
   for (const auto& p : kParameters) {
     s += "| `" + std::string(p.name) + "` | `" + std::string(p.default_value) + "` | " + std::string(p.help) +
-         (p.apply == nullptr ? " **(refused: not implemented yet)**" : "") + " |\n";
+         (p.apply == nullptr
+              ? " **(refused: " + std::string(p.refusal.empty() ? "not implemented yet" : p.refusal) + ")**"
+              : "") +
+         " |\n";
   }
   return s;
 }

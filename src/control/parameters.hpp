@@ -23,6 +23,8 @@ struct ParameterSpec {
   std::string (*get)(const Config& config);
   // Can be changed on a running daemon (`netflowctl set`, SIGHUP).
   bool runtime;
+  // Why a known parameter is refused (apply == nullptr); empty: not implemented yet.
+  std::string_view refusal = {};
 };
 
 std::span<const ParameterSpec> parameter_table();

@@ -318,7 +318,13 @@ def check_truth_vs_generators(rep, flows, truth_by_key6):
             continue
         if got != [f["packets"], f["bytes"]]:
             bad.append(f"{key_str(key)} ({f['what']}): capture {got}, generator {[f['packets'], f['bytes']]}")
-    rep.check(not bad, f"ground truth: the capture on the router agrees with the generators for {len(flows)} flows", bad)
+    what = f"ground truth: the capture on the router agrees with the generators for {len(flows)} flows"
+    if bad and os.environ.get("LAB_CAPTURE_DROPPED") == "1":
+        # The kernel dropped packets of the capture itself (tshark said so): the capture is
+        # incomplete, the generators' counts are still exact. Not a verdict on netflowd.
+        print(f"  WARN {what}: {len(bad)} flows differ, but the capture dropped packets")
+        return
+    rep.check(not bad, what, bad)
 
 
 def check_flows(rep, name, exp, records_by_full_key, placement, test_keys, with_direction):
