@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <utility>
 
 namespace netflowd {
 
@@ -29,37 +30,92 @@ FlowCacheStats& FlowCacheStats::operator+=(const FlowCacheStats& o) {
 }
 
 FlowCache::FlowCache(const FlowCacheConfig& config) : config_(config) {
+  static_assert(sizeof(Entry) == 104, "a flow entry is 104 bytes (see the header and kChunkEntries)");
   const std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
-  index_.assign(slots, 0);
+  index_ = allocate_table<std::uint64_t>(slots);
+  index_size_ = slots;
   index_mask_ = slots - 1;
+  apply_config();
 }
 
 FlowCache::~FlowCache() = default;
 
-FlowCache::Entry& FlowCache::entry(std::uint32_t id) {
-  return chunks_[id >> kChunkBits][id & ((1u << kChunkBits) - 1)];
+void FlowCache::apply_config() {
+  max_span_ = std::min(config_.active_timeout, kMaxFlowSpan);
+  packet_limit_ = std::min(config_.counter_limit, kMaxFlowPackets);
+  wide_ = config_.key_options.mac || config_.key_options.mpls_labels != 0 || config_.keep_physdev;
+  sync_extensions();
+}
+
+void FlowCache::add_chunk() {
+  chunks_.push_back(allocate_table<Entry>(kChunkEntries));
+  if (wide_) ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries));
+}
+
+// Extensions exist for every chunk while wide_; new ones start zeroed (no MAC/MPLS key words,
+// not bridged), which is what the flows already in the cache had.
+void FlowCache::sync_extensions() {
+  if (!wide_) {
+    ext_chunks_.clear();
+    return;
+  }
+  while (ext_chunks_.size() < chunks_.size()) {
+    ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries));
+  }
 }
 
 std::uint32_t FlowCache::allocate_entry() {
   if (free_head_ != kNil) {
     const std::uint32_t id = free_head_;
-    free_head_ = entry(id).next_free;
+    free_head_ = static_cast<std::uint32_t>(entry(id).key[0]);
     return id;
   }
-  if ((entries_allocated_ >> kChunkBits) == chunks_.size()) {
-    chunks_.push_back(std::make_unique<Entry[]>(std::size_t{1} << kChunkBits));
-  }
+  if (entries_allocated_ / kChunkEntries == chunks_.size()) add_chunk();
   return entries_allocated_++;
 }
 
 void FlowCache::release_entry(std::uint32_t id) {
   Entry& e = entry(id);
-  e.used = false;
-  e.next_free = free_head_;
+  e.packets = 0;
+  e.key[0] = free_head_;
   free_head_ = id;
 }
 
-std::uint32_t FlowCache::find(const FlowKey& key, std::uint64_t hash, std::size_t& slot) {
+bool FlowCache::key_matches(std::uint32_t id, const PackedFlowKey& key) const {
+  const Entry& e = entry(id);
+  // Word by word, inline: most mismatches differ in the first word (the source address).
+  std::uint64_t diff = 0;
+  for (std::size_t i = 0; i < e.key.size(); ++i) diff |= e.key[i] ^ key.core[i];
+  if (diff != 0) return false;
+  if (!wide_) return !key.has_ext();
+  const Extension& x = extension(id);
+  return ((x.key[0] ^ key.ext[0]) | (x.key[1] ^ key.ext[1]) | (x.key[2] ^ key.ext[2])) == 0;
+}
+
+PackedFlowKey FlowCache::key_at(std::uint32_t id) const {
+  PackedFlowKey k;
+  k.core = entry(id).key;
+  if (wide_) k.ext = extension(id).key;
+  return k;
+}
+
+void FlowCache::prefetch_entry(std::uint64_t hash) const {
+  // The first slot with the hash's tag, among the few the probe would visit first.
+  const std::uint32_t tag = tag_of(hash);
+  std::size_t i = tag & index_mask_;
+  for (int probe = 0; probe < 4; ++probe, i = (i + 1) & index_mask_) {
+    const std::uint64_t s = index_[i];
+    if (s == 0) return;  // a new flow: nothing to fetch
+    if (static_cast<std::uint32_t>(s >> 32) == tag) {
+      const auto* e = reinterpret_cast<const char*>(&entry(id_of(s)));
+      __builtin_prefetch(e, 0);
+      __builtin_prefetch(e + sizeof(Entry) - 1, 0);
+      return;
+    }
+  }
+}
+
+std::uint32_t FlowCache::find(const PackedFlowKey& key, std::uint64_t hash, std::size_t& slot) {
   const std::uint32_t tag = tag_of(hash);
   for (std::size_t i = tag & index_mask_;; i = (i + 1) & index_mask_) {
     const std::uint64_t s = index_[i];
@@ -67,7 +123,7 @@ std::uint32_t FlowCache::find(const FlowKey& key, std::uint64_t hash, std::size_
       slot = i;
       return kNil;
     }
-    if (static_cast<std::uint32_t>(s >> 32) == tag && entry(id_of(s)).record.key == key) {
+    if (static_cast<std::uint32_t>(s >> 32) == tag && key_matches(id_of(s), key)) {
       slot = i;
       return id_of(s);
     }
@@ -75,18 +131,12 @@ std::uint32_t FlowCache::find(const FlowKey& key, std::uint64_t hash, std::size_
   }
 }
 
-std::size_t FlowCache::slot_of(std::uint32_t id, std::uint32_t tag) const {
+std::size_t FlowCache::slot_of(std::uint32_t id, std::uint64_t hash) const {
+  const std::uint32_t tag = tag_of(hash);
   const std::uint64_t wanted = make_slot(tag, id);
   std::size_t i = tag & index_mask_;
   while (index_[i] != wanted) i = (i + 1) & index_mask_;
   return i;
-}
-
-void FlowCache::insert_slot(std::uint64_t hash, std::uint32_t id) {
-  const std::uint32_t tag = tag_of(hash);
-  std::size_t i = tag & index_mask_;
-  while (index_[i] != 0) i = (i + 1) & index_mask_;
-  index_[i] = make_slot(tag, id);
 }
 
 // Backward-shift deletion keeps linear probing free of tombstones.
@@ -110,6 +160,7 @@ void FlowCache::erase_slot(std::size_t hole) {
 void FlowCache::reconfigure(const FlowCacheConfig& config) {
   const std::uint32_t old_hashsize = config_.hashsize;
   config_ = config;
+  apply_config();
   if (config.hashsize != old_hashsize) {
     // Never below what the current flows need at the maximum load factor.
     std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
@@ -118,14 +169,14 @@ void FlowCache::reconfigure(const FlowCacheConfig& config) {
   }
 }
 
-void FlowCache::grow_index() { rebuild_index(index_.size() * 2); }
+void FlowCache::grow_index() { rebuild_index(index_size_ * 2); }
 
 void FlowCache::rebuild_index(std::size_t slots) {
-  std::vector<std::uint64_t> old;
-  old.swap(index_);
-  index_.assign(slots, 0);
-  index_mask_ = index_.size() - 1;
-  for (const std::uint64_t s : old) {
+  auto old = std::exchange(index_, allocate_table<std::uint64_t>(slots));
+  const std::size_t old_size = std::exchange(index_size_, slots);
+  index_mask_ = slots - 1;
+  for (std::size_t k = 0; k < old_size; ++k) {
+    const std::uint64_t s = old[k];
     if (s == 0) continue;
     std::size_t i = static_cast<std::uint32_t>(s >> 32) & index_mask_;
     while (index_[i] != 0) i = (i + 1) & index_mask_;
@@ -134,121 +185,181 @@ void FlowCache::rebuild_index(std::size_t slots) {
   ++stats_.index_grows;
 }
 
-void FlowCache::start_flow(Entry& e, const FlowKey& key, const ParsedPacket& p, const PacketMeta& meta) {
-  FlowRecord& r = e.record;
-  r = FlowRecord{};
-  r.key = key;
-  r.first = meta.timestamp;
-  r.creation_seq = static_cast<std::uint32_t>(stats_.flows_created + 1);  // 1 for the first flow
-  r.out_ifindex = meta.out_ifindex;
-  r.phys_in_ifindex = meta.phys_in_ifindex;
-  r.phys_out_ifindex = meta.phys_out_ifindex;
-  r.flow_label = p.flow_label;
-  r.ethertype = p.ethertype;
-  r.direction = meta.direction;
-  r.ipsec_spi = p.ipsec_spi;
-  r.src_prefix = p.src_prefix;
-  r.dst_prefix = p.dst_prefix;
+void FlowCache::start_flow(std::uint32_t id, const PackedFlowKey& key, const ParsedPacket& p, const PacketMeta& meta) {
+  Entry& e = entry(id);
+  e.key = key.core;
+  e.bytes = 0;
+  e.first = meta.timestamp;
+  e.last_offset = 0;
+  e.packets = 0;
+  e.tcp_options = 0;
+  e.out_ifindex = meta.out_ifindex;
+  e.l3_options = 0;
+  e.flow_label = p.flow_label;
+  e.ipsec_spi = p.ipsec_spi;
+  e.creation_seq = static_cast<std::uint32_t>(stats_.flows_created + 1);  // 1 for the first flow
+  e.tcp_flags = 0;
+  e.direction = meta.direction;
+  e.src_prefix = p.src_prefix;
+  e.dst_prefix = p.dst_prefix;
+  if (wide_) {
+    Extension& x = extension(id);
+    x.key = key.ext;
+    x.phys_in_ifindex = config_.keep_physdev ? meta.phys_in_ifindex : kNoInterface;
+    x.phys_out_ifindex = config_.keep_physdev ? meta.phys_out_ifindex : kNoInterface;
+  }
   ++stats_.flows_created;
 }
 
-void FlowCache::add_packet(FlowRecord& r, const ParsedPacket& p, TimeUs now) {
-  ++r.packets;
-  r.bytes += p.ip_length;
-  r.last = now;
-  r.tcp_flags |= p.tcp_flags;
-  r.tcp_options |= p.tcp_options;
-  r.ipv4_options |= p.ipv4_options;
-  r.ipv6_ext |= p.ipv6_ext;
+FlowRecord FlowCache::record_of(std::uint32_t id) const {
+  const Entry& e = entry(id);
+  FlowRecord r;
+  r.key = unpack_flow_key(key_at(id));
+  r.packets = e.packets;
+  r.bytes = e.bytes;
+  r.first = e.first;
+  r.last = e.first + e.last_offset;
+  r.out_ifindex = e.out_ifindex;
+  if (wide_) {
+    r.phys_in_ifindex = extension(id).phys_in_ifindex;
+    r.phys_out_ifindex = extension(id).phys_out_ifindex;
+  }
+  const bool v6 = r.key.family == IpFamily::v6;
+  r.ipv4_options = v6 ? 0 : e.l3_options;
+  r.ipv6_ext = v6 ? e.l3_options : 0;
+  r.tcp_options = e.tcp_options;
+  r.flow_label = e.flow_label;
+  r.ipsec_spi = e.ipsec_spi;
+  r.creation_seq = e.creation_seq;
+  // The parser accepts IP only and always names its EtherType.
+  r.ethertype = r.key.family == IpFamily::v4 ? 0x0800 : r.key.family == IpFamily::v6 ? 0x86dd : 0;
+  r.tcp_flags = e.tcp_flags;
+  r.src_prefix = e.src_prefix;
+  r.dst_prefix = e.dst_prefix;
+  r.direction = e.direction;
+  return r;
 }
 
-void FlowCache::remove_flow(std::uint32_t id, FlowEndReason reason, std::vector<FlowRecord>& ended) {
-  Entry& e = entry(id);
-  e.record.end_reason = reason;
-  ended.push_back(e.record);
-  erase_slot(slot_of(id, e.tag));
+void FlowCache::end_flow(std::uint32_t id, FlowEndReason reason, std::vector<FlowRecord>& ended) const {
+  ended.push_back(record_of(id));
+  ended.back().end_reason = reason;
+}
+
+void FlowCache::remove_flow(std::uint32_t id, std::uint64_t hash, FlowEndReason reason,
+                            std::vector<FlowRecord>& ended) {
+  end_flow(id, reason, ended);
+  erase_slot(slot_of(id, hash));
   release_entry(id);
   --size_;
   if (shared_count_ != nullptr) shared_count_->fetch_sub(1, std::memory_order_relaxed);
 }
 
-MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta, std::vector<FlowRecord>& ended) {
-  const FlowKey key = make_flow_key(packet, meta.in_ifindex, config_.key_options);
-  const std::uint64_t hash = hash_flow_key(key);
+namespace {
+
+// TCP flows that saw FIN (0x01) or RST (0x04) ended on their own.
+bool tcp_closed(const std::array<std::uint64_t, 6>& key, std::uint8_t tcp_flags) {
+  return static_cast<std::uint8_t>(key[5] >> 32) == 6 && (tcp_flags & 0x05) != 0;
+}
+
+}  // namespace
+
+MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta, const PackedFlowKey& key,
+                             std::uint64_t hash, std::vector<FlowRecord>& ended) {
   std::size_t slot = 0;
-  const std::uint32_t found = find(key, hash, slot);
+  std::uint32_t id = find(key, hash, slot);
   const TimeUs now = meta.timestamp;
 
-  if (found != kNil) {
+  if (id != kNil) {
     ++stats_.lookups_found;
-    Entry& e = entry(found);
-    FlowRecord& r = e.record;
+    Entry& e = entry(id);
     // Checked before the packet is added, so a flow never spans more than active_timeout
     // and its counters never pass counter_limit. The entry is reused for the new flow.
-    const bool active_expired = now - r.first > config_.active_timeout;
+    const TimeUs since_first = now - e.first;
+    const bool active_expired = since_first > max_span_;
     const bool counters_full =
-        r.packets + 1 > config_.counter_limit || r.bytes + packet.ip_length > config_.counter_limit;
+        e.packets + std::uint64_t{1} > packet_limit_ || e.bytes + packet.ip_length > config_.counter_limit;
     // The idle timeout is checked here too, so a flow that went idle ends exactly at its
     // timeout even if the sweep has not reached it yet: records split the same way however
     // often the sweep runs.
-    const bool idle_expired = config_.inactive_timeout != 0 && now - r.last > config_.inactive_timeout;
-    if (active_expired || counters_full || idle_expired) {
-      const bool closed = r.key.protocol == 6 && (r.tcp_flags & 0x05) != 0;
-      r.end_reason = idle_expired ? (closed ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout)
-                                  : FlowEndReason::active_timeout;
-      ended.push_back(r);
-      start_flow(e, key, packet, meta);
+    const bool idle_expired =
+        config_.inactive_timeout != 0 && since_first - TimeUs{e.last_offset} > config_.inactive_timeout;
+    if (active_expired || counters_full || idle_expired) [[unlikely]] {
+      end_flow(id,
+               idle_expired
+                   ? (tcp_closed(e.key, e.tcp_flags) ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout)
+                   : FlowEndReason::active_timeout,
+               ended);
+      start_flow(id, key, packet, meta);
     }
-    add_packet(r, packet, now);
-    stats_.packets += 1;
-    stats_.bytes += packet.ip_length;
-    return MeterResult::metered;
+  } else {
+    const std::uint64_t live =
+        shared_count_ != nullptr ? static_cast<std::uint64_t>(shared_count_->load(std::memory_order_relaxed)) : size_;
+    if (config_.maxflows != 0 && live >= config_.maxflows) {
+      ++stats_.maxflows_dropped_packets;
+      stats_.maxflows_dropped_bytes += packet.ip_length;
+      return MeterResult::dropped_maxflows;
+    }
+    if (static_cast<double>(size_ + 1) > kMaxLoad * static_cast<double>(index_size_)) {
+      grow_index();
+      find(key, hash, slot);  // the free slot moved
+    }
+    id = allocate_entry();
+    index_[slot] = make_slot(tag_of(hash), id);
+    start_flow(id, key, packet, meta);
+    ++size_;
+    if (shared_count_ != nullptr) shared_count_->fetch_add(1, std::memory_order_relaxed);
+    stats_.peak_flows = std::max<std::uint64_t>(stats_.peak_flows, size_);
   }
-
-  const std::uint64_t live =
-      shared_count_ != nullptr ? static_cast<std::uint64_t>(shared_count_->load(std::memory_order_relaxed)) : size_;
-  if (config_.maxflows != 0 && live >= config_.maxflows) {
-    ++stats_.maxflows_dropped_packets;
-    stats_.maxflows_dropped_bytes += packet.ip_length;
-    return MeterResult::dropped_maxflows;
-  }
-  if (static_cast<double>(size_ + 1) > kMaxLoad * static_cast<double>(index_.size())) {
-    grow_index();
-    find(key, hash, slot);  // the free slot moved
-  }
-  const std::uint32_t id = allocate_entry();
   Entry& e = entry(id);
-  e.used = true;
-  e.tag = tag_of(hash);
-  index_[slot] = make_slot(e.tag, id);
-  start_flow(e, key, packet, meta);
-  add_packet(e.record, packet, now);
-  ++size_;
-  if (shared_count_ != nullptr) shared_count_->fetch_add(1, std::memory_order_relaxed);
-  stats_.peak_flows = std::max<std::uint64_t>(stats_.peak_flows, size_);
+  ++e.packets;
+  e.bytes += packet.ip_length;
+  // A clock that stepped back (live capture) never makes the offset wrap.
+  e.last_offset = std::max(e.last_offset, static_cast<std::uint32_t>(std::max<TimeUs>(now - e.first, 0)));
+  e.tcp_flags |= packet.tcp_flags;
+  e.tcp_options |= packet.tcp_options;
+  e.l3_options |= packet.ipv4_options | packet.ipv6_ext;
   stats_.packets += 1;
   stats_.bytes += packet.ip_length;
   return MeterResult::metered;
 }
 
 void FlowCache::sweep(std::uint32_t count, TimeUs now, std::vector<FlowRecord>& ended) {
+  // Due flows are removed a few at a time, their index slots prefetched first: the slab is
+  // walked in order, but each flow's index slot is a random access.
+  struct Due {
+    std::uint32_t id;
+    FlowEndReason reason;
+    std::uint64_t hash;
+  };
+  std::array<Due, 16> due;
+  std::size_t ndue = 0;
+  auto remove_due = [&] {
+    for (std::size_t i = 0; i < ndue; ++i) remove_flow(due[i].id, due[i].hash, due[i].reason, ended);
+    ndue = 0;
+  };
   const bool flush_all = config_.inactive_timeout == 0;
   for (std::uint32_t n = 0; n < count && entries_allocated_ != 0; ++n) {
     if (sweep_cursor_ >= entries_allocated_) sweep_cursor_ = 0;
     const std::uint32_t id = sweep_cursor_++;
-    Entry& e = entry(id);
-    if (!e.used) continue;
-    const FlowRecord& r = e.record;
+    const Entry& e = entry(id);
+    if (e.packets == 0) continue;
+    const TimeUs since_first = now - e.first;
+    FlowEndReason reason;
     if (flush_all) {
-      remove_flow(id, FlowEndReason::forced_end, ended);
-    } else if (now - r.last > config_.inactive_timeout) {
-      // TCP flows that saw FIN (0x01) or RST (0x04) ended on their own.
-      const bool closed = r.key.protocol == 6 && (r.tcp_flags & 0x05) != 0;
-      remove_flow(id, closed ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout, ended);
-    } else if (now - r.first > config_.active_timeout) {
-      remove_flow(id, FlowEndReason::active_timeout, ended);
+      reason = FlowEndReason::forced_end;
+    } else if (since_first - TimeUs{e.last_offset} > config_.inactive_timeout) {
+      reason = tcp_closed(e.key, e.tcp_flags) ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout;
+    } else if (since_first > max_span_) {
+      reason = FlowEndReason::active_timeout;
+    } else {
+      continue;
     }
+    const std::uint64_t hash = hash_flow_key(key_at(id));
+    prefetch_index(hash);
+    due[ndue++] = Due{id, reason, hash};
+    if (ndue == due.size()) remove_due();
   }
+  remove_due();
 }
 
 void FlowCache::expire(TimeUs now, std::vector<FlowRecord>& ended) {
@@ -268,13 +379,36 @@ void FlowCache::expire(TimeUs now, std::vector<FlowRecord>& ended) {
 }
 
 void FlowCache::flush(std::vector<FlowRecord>& ended, FlowEndReason reason) {
-  for (std::uint32_t id = 0; id < entries_allocated_; ++id) {
-    if (entry(id).used) remove_flow(id, reason, ended);
+  ended.reserve(ended.size() + size_);
+  std::uint32_t cursor = 0;
+  do {
+    cursor = flush_part(cursor, SIZE_MAX, ended, reason);
+  } while (cursor != 0);
+}
+
+// Every flow goes, so the index is simply cleared when the flush starts, instead of erasing
+// one random slot per flow.
+std::uint32_t FlowCache::flush_part(std::uint32_t cursor, std::size_t limit, std::vector<FlowRecord>& ended,
+                                    FlowEndReason reason) {
+  if (cursor == 0) std::fill(index_.get(), index_.get() + index_size_, 0);
+  for (; cursor < entries_allocated_ && ended.size() < limit; ++cursor) {
+    if (entry(cursor).packets == 0) continue;
+    end_flow(cursor, reason, ended);
+    entry(cursor).packets = 0;
+    --size_;
+    if (shared_count_ != nullptr) shared_count_->fetch_sub(1, std::memory_order_relaxed);
   }
+  if (size_ != 0) return cursor;
+  // Empty: the slab is reused from its start (its chunks stay allocated).
+  free_head_ = kNil;
+  entries_allocated_ = 0;
+  sweep_cursor_ = 0;
+  return 0;
 }
 
 std::size_t FlowCache::memory_bytes() const {
-  return index_.size() * sizeof(std::uint64_t) + chunks_.size() * (sizeof(Entry) << kChunkBits);
+  return index_size_ * sizeof(std::uint64_t) + chunks_.size() * kChunkEntries * sizeof(Entry) +
+         ext_chunks_.size() * kChunkEntries * sizeof(Extension);
 }
 
 }  // namespace netflowd

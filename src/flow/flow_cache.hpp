@@ -5,17 +5,26 @@
 //
 // Layout: flow entries live in a slab that grows in chunks (no allocation per packet once
 // warm); an open-addressing index of 64-bit slots (hash tag | entry number) finds them with
-// linear probing, so a lookup usually touches one index cache line and one entry. The packet
-// path writes only the flow's own entry: expiry is an incremental sweep over the slab that
-// visits every flow about once per kSweepPeriod, instead of an LRU list whose upkeep would
-// touch two other flows' cache lines on every packet.
+// linear probing, so a lookup usually touches one index cache line and one entry. An entry is
+// a compact 104-byte form of a FlowRecord (the 48-byte packed key, 32-bit packet count, last
+// packet time as an offset from the first, IPv4 options and IPv6 extension headers sharing a
+// word); MAC addresses, MPLS labels and bridge ports live in a parallel 32-byte extension
+// only when they are enabled. With the index that is about 121 bytes per flow at 1M flows.
+// FlowRecords are made from entries when flows end (or are dumped).
+//
+// The packet path writes only the flow's own entry: expiry is an incremental sweep over the
+// slab, instead of an LRU list whose upkeep would touch two other flows' cache lines on
+// every packet. Callers that have many packets at hand hash them first and prefetch
+// (prefetch_index, then prefetch_entry) so that the cache misses of several lookups overlap.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "common/huge_pages.hpp"
 #include "flow/flow_record.hpp"
 #include "packet/packet_meta.hpp"
 #include "packet/parsed_packet.hpp"
@@ -37,7 +46,16 @@ struct FlowCacheConfig {
   // so 32-bit counters (NetFlow v5) never wrap.
   std::uint64_t counter_limit = UINT64_MAX;
   FlowKeyOptions key_options;
+  // Keep the bridge ports (PacketMeta::phys_*) of each flow; they cost an extension per entry.
+  bool keep_physdev = false;
 };
+
+// A flow is split (reason active_timeout) before it lasts longer than this, whatever
+// active_timeout says: entries keep the last packet's time as a 32-bit microsecond offset.
+// Longer than the 60-minute maximum of classic NetFlow active timeouts.
+inline constexpr TimeUs kMaxFlowSpan = TimeUs{UINT32_MAX};
+// Likewise before a flow's packet count passes 32 bits (bytes are counted in 64 bits).
+inline constexpr std::uint64_t kMaxFlowPackets = UINT32_MAX;
 
 struct FlowCacheStats {
   std::uint64_t packets = 0;  // metered into flows
@@ -64,15 +82,37 @@ class FlowCache {
 
   // Meters one packet at time meta.timestamp. A flow this packet ends (active timeout passed,
   // counter limit reached) is appended to `ended` and the packet starts a new flow.
-  MeterResult meter(const ParsedPacket& packet, const PacketMeta& meta, std::vector<FlowRecord>& ended);
+  MeterResult meter(const ParsedPacket& packet, const PacketMeta& meta, std::vector<FlowRecord>& ended) {
+    const PackedFlowKey key = key_of(packet, meta.in_ifindex);
+    return meter(packet, meta, key, hash_flow_key(key), ended);
+  }
+  // The same with the key and its hash_flow_key() computed by the caller (batched lookups).
+  MeterResult meter(const ParsedPacket& packet, const PacketMeta& meta, const PackedFlowKey& key, std::uint64_t hash,
+                    std::vector<FlowRecord>& ended);
+
+  // The packet's key under this cache's key options.
+  PackedFlowKey key_of(const ParsedPacket& packet, std::uint32_t in_ifindex) const {
+    return pack_flow_key(packet, in_ifindex, config_.key_options);
+  }
+  // Prefetch hints for a batch: first the index slot of each hash, then (once those have had
+  // time to arrive) the entry the slot points to. Neither changes anything.
+  void prefetch_index(std::uint64_t hash) const { __builtin_prefetch(&index_[home_of(hash)]); }
+  void prefetch_entry(std::uint64_t hash) const;
 
   // Appends to `ended` every flow whose inactive or active timeout has passed at `now`.
   void expire(TimeUs now, std::vector<FlowRecord>& ended);
 
   // Appends every flow to `ended` with the given reason and empties the cache.
   void flush(std::vector<FlowRecord>& ended, FlowEndReason reason = FlowEndReason::forced_end);
+  // The same in parts: ends flows from entry number `cursor` on until `limit` flows are in
+  // `ended`; returns the cursor to continue from, or 0 once the cache is empty. Start with 0,
+  // and call it again until it returns 0 before metering or expiring anything (the first
+  // call empties the index).
+  std::uint32_t flush_part(std::uint32_t cursor, std::size_t limit, std::vector<FlowRecord>& ended,
+                           FlowEndReason reason = FlowEndReason::forced_end);
 
-  // Calls fn(const FlowRecord&) for every flow in the cache (the flow dump).
+  // Calls fn(const FlowRecord&) for every flow in the cache (the flow dump; records are made
+  // on the fly, so fn must copy what it keeps).
   template <typename Fn>
   void for_each(Fn fn) const;
 
@@ -86,35 +126,51 @@ class FlowCache {
   void share_flow_count(std::atomic<std::int64_t>* total) { shared_count_ = total; }
 
   std::size_t size() const { return size_; }
-  std::size_t index_capacity() const { return index_.size(); }
+  std::size_t index_capacity() const { return index_size_; }
   std::size_t memory_bytes() const;
   const FlowCacheStats& stats() const { return stats_; }
   const FlowCacheConfig& config() const { return config_; }
 
  private:
   struct Entry;
+  struct Extension;
   static constexpr std::uint32_t kNil = UINT32_MAX;
-  static constexpr std::uint32_t kChunkBits = 12;  // 4096 entries per slab chunk
+  // Entries per slab chunk: one 2 MiB huge page (see common/huge_pages.hpp).
+  static constexpr std::uint32_t kChunkEntries = kHugePage / 104;
 
-  Entry& entry(std::uint32_t id);
+  Entry& entry(std::uint32_t id) { return chunks_[id / kChunkEntries][id % kChunkEntries]; }
+  const Entry& entry(std::uint32_t id) const { return chunks_[id / kChunkEntries][id % kChunkEntries]; }
+  Extension& extension(std::uint32_t id) { return ext_chunks_[id / kChunkEntries][id % kChunkEntries]; }
+  const Extension& extension(std::uint32_t id) const { return ext_chunks_[id / kChunkEntries][id % kChunkEntries]; }
+  std::size_t home_of(std::uint64_t hash) const { return static_cast<std::uint32_t>(hash >> 32) & index_mask_; }
+  bool key_matches(std::uint32_t id, const PackedFlowKey& key) const;
+  PackedFlowKey key_at(std::uint32_t id) const;
+  void apply_config();
+  void add_chunk();
+  void sync_extensions();
   std::uint32_t allocate_entry();
   void release_entry(std::uint32_t id);
-  std::uint32_t find(const FlowKey& key, std::uint64_t hash, std::size_t& slot);
-  void insert_slot(std::uint64_t hash, std::uint32_t id);
+  std::uint32_t find(const PackedFlowKey& key, std::uint64_t hash, std::size_t& slot);
   void erase_slot(std::size_t slot);
-  std::size_t slot_of(std::uint32_t id, std::uint32_t tag) const;
+  std::size_t slot_of(std::uint32_t id, std::uint64_t hash) const;
   void grow_index();
   void rebuild_index(std::size_t slots);
   void sweep(std::uint32_t count, TimeUs now, std::vector<FlowRecord>& ended);
-  void remove_flow(std::uint32_t id, FlowEndReason reason, std::vector<FlowRecord>& ended);
-  void start_flow(Entry& e, const FlowKey& key, const ParsedPacket& p, const PacketMeta& meta);
-  static void add_packet(FlowRecord& r, const ParsedPacket& p, TimeUs now);
+  void end_flow(std::uint32_t id, FlowEndReason reason, std::vector<FlowRecord>& ended) const;
+  void remove_flow(std::uint32_t id, std::uint64_t hash, FlowEndReason reason, std::vector<FlowRecord>& ended);
+  void start_flow(std::uint32_t id, const PackedFlowKey& key, const ParsedPacket& p, const PacketMeta& meta);
+  FlowRecord record_of(std::uint32_t id) const;
 
   FlowCacheConfig config_;
   FlowCacheStats stats_;
-  std::vector<std::uint64_t> index_;  // 0 = empty; else (hash high 32 bits << 32) | (id + 1)
+  std::unique_ptr<std::uint64_t[], HugeDeleter> index_;  // 0 = empty; else (hash high 32 bits << 32) | (id + 1)
+  std::size_t index_size_ = 0;
   std::size_t index_mask_ = 0;
-  std::vector<std::unique_ptr<Entry[]>> chunks_;
+  std::vector<std::unique_ptr<Entry[], HugeDeleter>> chunks_;
+  std::vector<std::unique_ptr<Extension[], HugeDeleter>> ext_chunks_;  // parallel to chunks_ when wide_
+  bool wide_ = false;               // entries have extensions (MAC/MPLS key words or bridge ports kept)
+  TimeUs max_span_ = 0;             // min(active_timeout, kMaxFlowSpan)
+  std::uint64_t packet_limit_ = 0;  // min(counter_limit, kMaxFlowPackets)
   std::uint32_t free_head_ = kNil;
   std::uint32_t entries_allocated_ = 0;
   std::uint32_t sweep_cursor_ = 0;
@@ -124,17 +180,33 @@ class FlowCache {
 };
 
 struct FlowCache::Entry {
-  FlowRecord record;
-  std::uint32_t tag = 0;  // high 32 bits of the key hash, to find the entry's index slot
-  std::uint32_t next_free = kNil;
-  bool used = false;
+  std::array<std::uint64_t, 6> key;  // PackedFlowKey::core
+  std::uint64_t bytes;
+  TimeUs first;
+  std::uint32_t last_offset;  // microseconds from the first to the last packet
+  std::uint32_t packets;      // 0: a free entry (key[0] then holds the next free entry number)
+  std::uint64_t tcp_options;
+  std::uint32_t out_ifindex;
+  std::uint32_t l3_options;  // FlowRecord::ipv4_options for IPv4, ipv6_ext for IPv6
+  std::uint32_t flow_label;
+  std::uint32_t ipsec_spi;
+  std::uint32_t creation_seq;
+  std::uint8_t tcp_flags;
+  FlowDirection direction;
+  std::uint8_t src_prefix;
+  std::uint8_t dst_prefix;
+};
+
+struct FlowCache::Extension {
+  std::array<std::uint64_t, 3> key;  // PackedFlowKey::ext
+  std::uint32_t phys_in_ifindex;
+  std::uint32_t phys_out_ifindex;
 };
 
 template <typename Fn>
 void FlowCache::for_each(Fn fn) const {
   for (std::uint32_t id = 0; id < entries_allocated_; ++id) {
-    const Entry& e = chunks_[id >> kChunkBits][id & ((1u << kChunkBits) - 1)];
-    if (e.used) fn(e.record);
+    if (entry(id).packets != 0) fn(record_of(id));
   }
 }
 

@@ -25,6 +25,25 @@ FlowKey make_flow_key(const ParsedPacket& p, std::uint32_t in_ifindex, const Flo
 
 namespace {
 
+std::uint64_t port_word(std::uint16_t src_port, std::uint16_t dst_port, std::uint32_t in_ifindex) {
+  return std::uint64_t{src_port} | std::uint64_t{dst_port} << 16 | std::uint64_t{in_ifindex} << 32;
+}
+
+std::uint64_t tag_word(const std::array<std::uint16_t, kMaxVlanTags>& vlan, std::uint8_t protocol, std::uint8_t tos,
+                       IpFamily family) {
+  static_assert(kMaxVlanTags == 2);
+  return std::uint64_t{vlan[0]} | std::uint64_t{vlan[1]} << 16 | std::uint64_t{protocol} << 32 |
+         std::uint64_t{tos} << 40 | std::uint64_t{static_cast<std::uint8_t>(family)} << 48;
+}
+
+// ext words: source MAC, destination MAC, then the MPLS entries, byte for byte.
+struct ExtBytes {
+  std::array<std::uint8_t, 6> src_mac;
+  std::array<std::uint8_t, 6> dst_mac;
+  std::array<std::uint32_t, kMaxMplsLabels> mpls;
+};
+static_assert(sizeof(ExtBytes) == sizeof(PackedFlowKey::ext));
+
 inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
   // 128-bit multiply folded to 64 bits: a strong, fast mixer (as in wyhash / rapidhash).
   __extension__ using u128 = unsigned __int128;  // GCC/Clang extension, on purpose
@@ -34,13 +53,59 @@ inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
 
 }  // namespace
 
-std::uint64_t hash_flow_key(const FlowKey& key) {
-  std::uint64_t w[9];
-  static_assert(sizeof w == sizeof key);
-  std::memcpy(w, &key, sizeof w);
+PackedFlowKey pack_flow_key(const ParsedPacket& p, std::uint32_t in_ifindex, const FlowKeyOptions& options) {
+  PackedFlowKey k;
+  std::memcpy(&k.core[0], p.src.data(), 16);
+  std::memcpy(&k.core[2], p.dst.data(), 16);
+  k.core[4] = port_word(p.src_port, p.dst_port, in_ifindex);
+  k.core[5] = tag_word(p.vlan_tci, p.protocol, p.tos, p.family);
+  if (options.mac || options.mpls_labels != 0) {
+    ExtBytes e{};
+    if (options.mac) {
+      e.src_mac = p.src_mac;
+      e.dst_mac = p.dst_mac;
+    }
+    for (std::size_t i = 0; i < options.mpls_labels && i < p.mpls_count; ++i) e.mpls[i] = p.mpls[i];
+    std::memcpy(k.ext.data(), &e, sizeof e);
+  }
+  return k;
+}
+
+PackedFlowKey pack_flow_key(const FlowKey& f) {
+  PackedFlowKey k;
+  std::memcpy(&k.core[0], f.src.data(), 16);
+  std::memcpy(&k.core[2], f.dst.data(), 16);
+  k.core[4] = port_word(f.src_port, f.dst_port, f.in_ifindex);
+  k.core[5] = tag_word(f.vlan, f.protocol, f.tos, f.family);
+  const ExtBytes e{f.src_mac, f.dst_mac, f.mpls};
+  std::memcpy(k.ext.data(), &e, sizeof e);
+  return k;
+}
+
+FlowKey unpack_flow_key(const PackedFlowKey& k) {
+  FlowKey f;
+  std::memcpy(f.src.data(), &k.core[0], 16);
+  std::memcpy(f.dst.data(), &k.core[2], 16);
+  f.src_port = static_cast<std::uint16_t>(k.core[4]);
+  f.dst_port = static_cast<std::uint16_t>(k.core[4] >> 16);
+  f.in_ifindex = static_cast<std::uint32_t>(k.core[4] >> 32);
+  f.vlan = {static_cast<std::uint16_t>(k.core[5]), static_cast<std::uint16_t>(k.core[5] >> 16)};
+  f.protocol = static_cast<std::uint8_t>(k.core[5] >> 32);
+  f.tos = static_cast<std::uint8_t>(k.core[5] >> 40);
+  f.family = static_cast<IpFamily>(static_cast<std::uint8_t>(k.core[5] >> 48));
+  ExtBytes e;
+  std::memcpy(&e, k.ext.data(), sizeof e);
+  f.src_mac = e.src_mac;
+  f.dst_mac = e.dst_mac;
+  f.mpls = e.mpls;
+  return f;
+}
+
+std::uint64_t hash_flow_key(const PackedFlowKey& key) {
   constexpr std::uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull, k2 = 0x8ebc6af09c88c6e3ull;
+  const auto& w = key.core;
   std::uint64_t h = mix(w[0] ^ k0, w[1] ^ k1) ^ mix(w[2] ^ k2, w[3] ^ k0) ^ mix(w[4] ^ k1, w[5] ^ k2);
-  h ^= mix(w[6] ^ k0, w[7] ^ k1) ^ mix(w[8] ^ k2, h);
+  if (key.has_ext()) h ^= mix(key.ext[0] ^ k0, key.ext[1] ^ k2) ^ mix(key.ext[2] ^ k1, h);
   return mix(h, k0 ^ 0x589965cc75374cc3ull);
 }
 

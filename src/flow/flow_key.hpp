@@ -43,7 +43,26 @@ struct FlowKeyOptions {
 
 FlowKey make_flow_key(const ParsedPacket& packet, std::uint32_t in_ifindex, const FlowKeyOptions& options = {});
 
-// 64-bit hash of the whole key. Fixed seed: results are reproducible run to run.
-std::uint64_t hash_flow_key(const FlowKey& key);
+// The key as the flow cache stores, hashes and compares it: six 64-bit words for what every
+// flow has (addresses, ports, input ifIndex, VLAN tags, protocol, TOS, family), and three more
+// for MAC addresses and MPLS labels, which are zero unless they are key fields. The cache
+// keeps the three extra words only when MACs or labels are enabled, so a flow's key costs 48
+// bytes by default instead of FlowKey's 72.
+struct PackedFlowKey {
+  std::array<std::uint64_t, 6> core{};
+  std::array<std::uint64_t, 3> ext{};  // src MAC, dst MAC (12 bytes), MPLS entries (12 bytes)
+
+  bool operator==(const PackedFlowKey&) const = default;
+  bool has_ext() const { return (ext[0] | ext[1] | ext[2]) != 0; }
+};
+
+PackedFlowKey pack_flow_key(const ParsedPacket& packet, std::uint32_t in_ifindex, const FlowKeyOptions& options = {});
+PackedFlowKey pack_flow_key(const FlowKey& key);
+FlowKey unpack_flow_key(const PackedFlowKey& key);
+
+// 64-bit hash of a key (the extra words count only when they are not all zero). Fixed seed:
+// results are reproducible run to run.
+std::uint64_t hash_flow_key(const PackedFlowKey& key);
+inline std::uint64_t hash_flow_key(const FlowKey& key) { return hash_flow_key(pack_flow_key(key)); }
 
 }  // namespace netflowd

@@ -17,6 +17,7 @@ inline FlowCacheConfig flow_cache_config(const Config& c) {
   fc.counter_limit = c.protocol == 5 ? Netflow5Encoder::kCounterLimit : UINT64_MAX;
   fc.key_options.mac = c.macaddress;
   fc.key_options.mpls_labels = static_cast<std::uint8_t>(c.mpls_depth);
+  fc.keep_physdev = c.physdev;
   return fc;
 }
 

@@ -245,8 +245,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       }
       if (aggregation) aggregation->apply(item.packet, n.aggregation_usage);
       item.meta = frame.meta;
-      const FlowKey key = make_flow_key(item.packet, item.meta.in_ifindex, key_options);
-      const std::uint64_t key_hash = hash_flow_key(key);
+      const std::uint64_t key_hash = hash_flow_key(pack_flow_key(item.packet, item.meta.in_ifindex, key_options));
       if (sampler.mode == SamplerMode::hash && !hash_selects(key_hash, sampler_seed, sampler.interval)) {
         ++n.sampled_out;  // observed, deliberately not metered
         shared.sampled_out.fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 #include "pipeline/offline_runner.hpp"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <random>
 #include <vector>
@@ -11,6 +12,31 @@
 
 namespace netflowd {
 
+namespace {
+
+// Packets go through a three-stage pipeline of batches: a batch is read, parsed and hashed and
+// its flows' index slots prefetched; one round later the entries those slots point to are
+// prefetched; one more round later it is metered, in capture order. With hundreds of
+// thousands of flows every lookup is a cache miss or two; this way they overlap with other
+// work instead of following one another. Everything else (the clock, expiry scans, export)
+// happens per packet in capture order, exactly as without batching.
+constexpr std::size_t kBatch = 16;
+// At the end of the capture the cache is flushed this many flows at a time, so the records
+// waiting for export never need more memory than the flows did.
+constexpr std::size_t kFlushPart = 16384;
+
+struct BatchSlot {
+  ParsedPacket packet;
+  PacketMeta meta;
+  PackedFlowKey key;
+  std::uint64_t hash = 0;
+  std::uint32_t wire_length = 0;
+  ParseStatus status = ParseStatus::ok;
+  bool meter = false;  // parsed and not sampled out
+};
+
+}  // namespace
+
 RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink& sink,
                        const std::vector<InterfaceInfo>& interfaces) {
   RunSummary summary;
@@ -18,9 +44,9 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
   std::optional<ExportStage> exporter;
   std::vector<FlowRecord> ended;
   ended.reserve(1024);
-  ParsedPacket packet;
   CapturedFrame frame;
   TimeUs now = 0;
+  TimeUs clock = 0;  // the capture's clock as frames are read (it never runs backwards)
   TimeUs next_scan = 0;
   MeteringTotals metering;
   const LinkType link = source.link_type();
@@ -46,48 +72,90 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
     exporter->tick(now, metering);
   };
 
-  for (;;) {
-    const NextResult rc = source.next(frame);
-    if (rc == NextResult::error) summary.capture_error = source.error();
-    if (rc == NextResult::idle) continue;
-    if (rc != NextResult::frame) break;
-    ++summary.frames;
-    if (!exporter) {
-      // The sysUpTime clock starts with the capture.
-      now = frame.meta.timestamp;
-      next_scan = now + kScanInterval;
-      exporter.emplace(config, sink, now);
-      exporter->set_interfaces(interfaces);
-      tick();
+  // Reads, parses and hashes up to kBatch packets into `batch`; prefetches their index slots.
+  bool more = true;
+  auto fill = [&](std::vector<BatchSlot>& batch) {
+    std::size_t n = 0;
+    while (more && n < kBatch) {
+      const NextResult rc = source.next(frame);
+      if (rc == NextResult::error) summary.capture_error = source.error();
+      if (rc == NextResult::idle) continue;
+      if (rc != NextResult::frame) {
+        more = false;
+        break;
+      }
+      ++summary.frames;
+      if (!exporter) {
+        // The sysUpTime clock starts with the capture.
+        now = clock = frame.meta.timestamp;
+        next_scan = now + kScanInterval;
+        exporter.emplace(config, sink, now);
+        exporter->set_interfaces(interfaces);
+        tick();
+      }
+      // Captures are not always in order; the clock never runs backwards.
+      clock = std::max(clock, frame.meta.timestamp);
+      BatchSlot& b = batch[n++];
+      b.meta = frame.meta;
+      b.meta.timestamp = clock;
+      b.wire_length = frame.wire_length;
+      b.status = parse_packet(link, frame.bytes, frame.wire_length, b.packet);
+      b.meter = b.status == ParseStatus::ok;
+      if (!b.meter) continue;
+      if (aggregation) aggregation->apply(b.packet, summary.aggregation_usage);
+      b.key = cache.key_of(b.packet, b.meta.in_ifindex);
+      b.hash = hash_flow_key(b.key);
+      if (hash_sampling && !hash_selects(b.hash, sampler_seed, config.sampler.interval)) {
+        b.meter = false;  // observed, deliberately not metered
+        continue;
+      }
+      cache.prefetch_index(b.hash);
     }
-    // Captures are not always in order; the clock never runs backwards.
-    now = std::max(now, frame.meta.timestamp);
-    frame.meta.timestamp = now;
+    return n;
+  };
+  auto meter = [&](std::vector<BatchSlot>& batch, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      BatchSlot& b = batch[i];
+      now = b.meta.timestamp;
+      if (b.status != ParseStatus::ok) {
+        summary.parse.count(b.status);
+        ignore(b.wire_length);
+      } else if (!b.meter) {
+        ++summary.sampled_out;
+      } else if (cache.meter(b.packet, b.meta, b.key, b.hash, ended) == MeterResult::dropped_maxflows) {
+        ignore(b.packet.ip_length);
+      }
+      if (now >= next_scan) {
+        cache.expire(now, ended);
+        next_scan = now + kScanInterval;
+        export_ended();
+        tick();
+      } else if (!ended.empty()) {
+        export_ended();
+      }
+    }
+  };
 
-    const ParseStatus status = parse_packet(link, frame.bytes, frame.wire_length, packet);
-    if (status == ParseStatus::ok && aggregation) aggregation->apply(packet, summary.aggregation_usage);
-    if (status == ParseStatus::ok && hash_sampling &&
-        !hash_selects(hash_flow_key(make_flow_key(packet, frame.meta.in_ifindex, cache.config().key_options)),
-                      sampler_seed, config.sampler.interval)) {
-      ++summary.sampled_out;  // observed, deliberately not metered
-    } else if (status != ParseStatus::ok) {
-      summary.parse.count(status);
-      ignore(frame.wire_length);
-    } else if (cache.meter(packet, frame.meta, ended) == MeterResult::dropped_maxflows) {
-      ignore(packet.ip_length);
+  std::array<std::vector<BatchSlot>, 3> ring;
+  std::array<std::size_t, 3> count{};
+  for (auto& b : ring) b.resize(kBatch);
+  for (std::size_t round = 0; more || count[(round + 1) % 3] != 0 || count[(round + 2) % 3] != 0; ++round) {
+    std::vector<BatchSlot>& filled = ring[round % 3];         // stage 1 now
+    std::vector<BatchSlot>& warming = ring[(round + 2) % 3];  // filled last round
+    std::vector<BatchSlot>& ready = ring[(round + 1) % 3];    // filled two rounds ago
+    count[round % 3] = fill(filled);
+    for (std::size_t i = 0; i < count[(round + 2) % 3]; ++i) {
+      if (warming[i].meter) cache.prefetch_entry(warming[i].hash);
     }
-    if (now >= next_scan) {
-      cache.expire(now, ended);
-      next_scan = now + kScanInterval;
-      export_ended();
-      tick();
-    } else if (!ended.empty()) {
-      export_ended();
-    }
+    meter(ready, count[(round + 1) % 3]);
+    count[(round + 1) % 3] = 0;
   }
   if (exporter) {
-    cache.flush(ended, FlowEndReason::forced_end);
-    export_ended();
+    std::uint32_t cursor = 0;
+    do {
+      cursor = cache.flush_part(cursor, kFlushPart, ended, FlowEndReason::forced_end);
+      export_ended();
+    } while (cursor != 0);
     exporter->finish(now);
     summary.encoder = exporter->stats();
     summary.sampler_flows_observed = exporter->sampling().flows_observed;

@@ -314,9 +314,12 @@ def main():
     v9 = json.load(open(P("v9.stat.json")))
     print(f"v9: stat --json sampler {v9['sampler']!r}, flows observed {v9['sampler_flows_observed']}, "
           f"selected {v9['sampler_flows_selected']}")
+    # Each of the two workers keeps every 2nd flow it creates, counting on from the earlier
+    # phases: a worker with an odd share of the 20 flows keeps one more or one less than half
+    # of it, depending on where its count stood, so 9, 10 or 11 in all.
     check(v9["sampler"] == "deterministic:2" and v9["sampler_flows_observed"] == 20
-          and v9["sampler_flows_selected"] in (9, 10),
-          "v9: stat --json sampler/observed/selected not deterministic:2/20/9..10")
+          and v9["sampler_flows_selected"] in (9, 10, 11),
+          "v9: stat --json sampler/observed/selected not deterministic:2/20/9..11")
     for view in views:
         got = by_dport(view, 5006)
         print(f"v9 ({view}): {len(got)} flows exported of 20")

@@ -208,5 +208,171 @@ TEST(FlowCache, KeyFieldsSeparateFlows) {
   EXPECT_EQ(cache.size(), 4u);
 }
 
+// Every field of a record survives the compact entry: key fields, counters, times, options
+// by family, bridge ports and MACs only where they are kept.
+TEST(FlowCache, RecordsKeepEveryFieldThroughTheCompactEntry) {
+  for (const bool wide : {false, true}) {
+    FlowCacheConfig c = config();
+    c.key_options.mac = wide;
+    c.key_options.mpls_labels = wide ? 2 : 0;
+    c.keep_physdev = wide;
+    FlowCache cache(c);
+    std::vector<FlowRecord> ended;
+    ParsedPacket p6 = udp_packet(0, 9);
+    p6.family = IpFamily::v6;
+    for (std::size_t i = 0; i < 16; ++i) p6.src[i] = static_cast<std::uint8_t>(0x20 + i);
+    for (std::size_t i = 0; i < 16; ++i) p6.dst[i] = static_cast<std::uint8_t>(0xf0 - i);
+    p6.protocol = 6;
+    p6.tos = 0xb8;
+    p6.src_port = 443;
+    p6.dst_port = 51000;
+    p6.vlan_tci = {0x2064, 0x0123};
+    p6.tcp_flags = 0x02;
+    p6.tcp_options = 1ull << 34;
+    p6.ipv6_ext = 1u << kExtHop;
+    p6.flow_label = 0xabcde;
+    p6.ipsec_spi = 0x11223344;
+    p6.src_prefix = 48;
+    p6.dst_prefix = 64;
+    p6.mpls_count = 3;
+    p6.mpls = {0x00001140, 0x00002140, 0x00003140};
+    p6.src_mac = {2, 0, 0, 0, 0, 1};
+    p6.dst_mac = {2, 0, 0, 0, 0, 2};
+    PacketMeta m = at(seconds_to_us(5) + 17);
+    m.in_ifindex = 7;
+    m.out_ifindex = 8;
+    m.phys_in_ifindex = 11;
+    m.phys_out_ifindex = 12;
+    m.direction = FlowDirection::forward;
+    cache.meter(p6, m, ended);
+    p6.tcp_flags = 0x11;
+    p6.tcp_options = 1ull << 2;
+    p6.ipv6_ext = 1u << kExtDst;
+    p6.ip_length = 1500;
+    m.timestamp = seconds_to_us(9) + 3;
+    m.out_ifindex = 99;  // not a key field: the first packet's is kept
+    cache.meter(p6, m, ended);
+    ASSERT_EQ(cache.size(), 1u);
+    cache.flush(ended);
+    ASSERT_EQ(ended.size(), 1u);
+    const FlowRecord& r = ended[0];
+    EXPECT_EQ(r.key, make_flow_key(p6, 7, c.key_options));
+    EXPECT_EQ(r.key.family, IpFamily::v6);
+    EXPECT_EQ(r.key.tos, 0xb8);
+    EXPECT_EQ(r.packets, 2u);
+    EXPECT_EQ(r.bytes, 1600u);
+    EXPECT_EQ(r.first, seconds_to_us(5) + 17);
+    EXPECT_EQ(r.last, seconds_to_us(9) + 3);
+    EXPECT_EQ(r.out_ifindex, 8u);
+    EXPECT_EQ(r.phys_in_ifindex, wide ? 11u : kNoInterface);
+    EXPECT_EQ(r.phys_out_ifindex, wide ? 12u : kNoInterface);
+    EXPECT_EQ(r.tcp_flags, 0x13);
+    EXPECT_EQ(r.tcp_options, (1ull << 34) | (1ull << 2));
+    EXPECT_EQ(r.ipv6_ext, (1u << kExtHop) | (1u << kExtDst));
+    EXPECT_EQ(r.ipv4_options, 0u);
+    EXPECT_EQ(r.flow_label, 0xabcdeu);
+    EXPECT_EQ(r.ipsec_spi, 0x11223344u);
+    EXPECT_EQ(r.ethertype, 0x86dd);
+    EXPECT_EQ(r.src_prefix, 48);
+    EXPECT_EQ(r.dst_prefix, 64);
+    EXPECT_EQ(r.direction, FlowDirection::forward);
+    EXPECT_EQ(r.creation_seq, 1u);
+    if (wide) {
+      EXPECT_EQ(r.key.src_mac, p6.src_mac);
+      EXPECT_EQ(r.key.mpls[1], 0x00002140u);
+      EXPECT_EQ(r.key.mpls[2], 0u) << "only mpls_labels entries are key fields";
+    } else {
+      EXPECT_EQ(r.key.src_mac, (std::array<std::uint8_t, 6>{}));
+    }
+
+    ParsedPacket p4 = udp_packet(0x0a000001, 5);
+    p4.ipv4_options = 1u << 7;
+    cache.meter(p4, at(0), ended);
+    cache.flush(ended);
+    EXPECT_EQ(ended.back().ipv4_options, 1u << 7);
+    EXPECT_EQ(ended.back().ipv6_ext, 0u);
+    EXPECT_EQ(ended.back().ethertype, 0x0800);
+  }
+}
+
+TEST(FlowCache, MacAndMplsAreKeyFieldsOnlyWhenEnabled) {
+  for (const bool enabled : {false, true}) {
+    FlowCacheConfig c = config();
+    c.key_options.mac = enabled;
+    c.key_options.mpls_labels = enabled ? 1 : 0;
+    FlowCache cache(c);
+    std::vector<FlowRecord> ended;
+    ParsedPacket p = udp_packet(1, 1);
+    cache.meter(p, at(0), ended);
+    p.src_mac[5] = 9;
+    cache.meter(p, at(0), ended);
+    p.mpls_count = 1;
+    p.mpls[0] = 0x12345140;
+    cache.meter(p, at(0), ended);
+    EXPECT_EQ(cache.size(), enabled ? 3u : 1u);
+  }
+}
+
+TEST(FlowCache, PrecomputedHashAndPrefetchGiveTheSameFlows) {
+  FlowCache plain(config());
+  FlowCache batched(config());
+  std::vector<FlowRecord> a, b;
+  for (std::uint32_t i = 0; i < 3000; ++i) {
+    const ParsedPacket p = udp_packet(i % 700, static_cast<std::uint16_t>(i % 3), 60 + i % 5);
+    plain.meter(p, at(i), a);
+    const PackedFlowKey key = batched.key_of(p, 0);
+    const std::uint64_t hash = hash_flow_key(key);
+    EXPECT_EQ(hash, hash_flow_key(make_flow_key(p, 0))) << "one hash for both key forms";
+    batched.prefetch_index(hash);
+    batched.prefetch_entry(hash);
+    batched.meter(p, at(i), key, hash, b);
+  }
+  plain.flush(a);
+  for (std::uint32_t cursor = 0;;) {  // in parts of at most 100 records
+    std::vector<FlowRecord> part;
+    cursor = batched.flush_part(cursor, 100, part);
+    EXPECT_LE(part.size(), 100u);
+    b.insert(b.end(), part.begin(), part.end());
+    if (cursor == 0) break;
+  }
+  EXPECT_EQ(batched.size(), 0u);
+  ASSERT_EQ(a.size(), b.size());
+  std::uint64_t packets_a = 0, packets_b = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].key, b[i].key);
+    EXPECT_EQ(a[i].bytes, b[i].bytes);
+    packets_a += a[i].packets;
+    packets_b += b[i].packets;
+  }
+  EXPECT_EQ(packets_a, 3000u);
+  EXPECT_EQ(packets_b, 3000u);
+}
+
+// Entries keep the last packet's time in 32 bits of microseconds: a flow is split before it
+// would outgrow them, even with a longer active timeout.
+TEST(FlowCache, FlowsLongerThanTheEntrySpanAreSplit) {
+  FlowCache cache(config(10 * 3600, 3600));
+  std::vector<FlowRecord> ended;
+  const ParsedPacket p = udp_packet(1, 1);
+  for (TimeUs t = 0; t <= seconds_to_us(5000); t += seconds_to_us(1000)) cache.meter(p, at(t), ended);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].end_reason, FlowEndReason::active_timeout);
+  EXPECT_EQ(ended[0].packets, 5u);
+  EXPECT_EQ(ended[0].last, seconds_to_us(4000));
+  cache.flush(ended);
+  EXPECT_EQ(ended[1].first, seconds_to_us(5000));
+}
+
+TEST(FlowCache, MemoryPerFlowStaysWithinBudget) {
+  FlowCacheConfig c = config();
+  c.maxflows = 0;
+  FlowCache cache(c);
+  std::vector<FlowRecord> ended;
+  constexpr std::uint32_t kFlows = 200'000;
+  for (std::uint32_t i = 0; i < kFlows; ++i) cache.meter(udp_packet(i, 1), at(0), ended);
+  // 104-byte entries plus 8-byte index slots at a load factor between 0.35 and 0.7.
+  EXPECT_LE(cache.memory_bytes() / kFlows, 104u + 8 * 3 + 4);
+}
+
 }  // namespace
 }  // namespace netflowd
