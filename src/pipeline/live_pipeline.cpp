@@ -22,6 +22,7 @@ namespace {
 constexpr TimeUs kScanInterval = 100 * kUsPerMs;
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 constexpr std::size_t kBatch = 256;
+constexpr std::size_t kPrefetchBatch = 16;  // packets a worker hashes and prefetches at once
 constexpr auto kDrainTime = std::chrono::milliseconds(250);
 constexpr std::uint64_t kPublishEvery = 4096;  // capture threads publish counters this often
 
@@ -268,7 +269,12 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
   auto worker_loop = [&](unsigned index) {
     Worker& w = *workers[index];
     std::vector<FlowRecord> ended;
-    PacketItem item;
+    struct Pending {
+      PacketItem item;
+      PackedFlowKey key;
+      std::uint64_t hash = 0;
+    };
+    std::vector<Pending> items(kPrefetchBatch);
     TimeUs next_scan = 0;
     std::uint64_t reported_created = 0;
     std::uint64_t reported_packets = 0;
@@ -332,10 +338,27 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       std::size_t n = 0;
       for (auto& c : captures) {
         auto& q = *c->to_worker[index];
-        for (std::size_t k = 0; k < kBatch && q.pop(item); ++k, ++n) {
-          if (w.cache->meter(item.packet, item.meta, ended) == MeterResult::dropped_maxflows) {
-            shared.ignore(item.packet.ip_length, item.meta.timestamp);
+        // A few packets at a time: hash them and prefetch their index slots, then their
+        // entries, then meter them, so that the cache misses of a batch overlap.
+        for (std::size_t k = 0; k < kBatch;) {
+          std::size_t got = 0;
+          while (got < kPrefetchBatch && k < kBatch && q.pop(items[got].item)) {
+            Pending& p = items[got++];
+            ++k;
+            p.key = w.cache->key_of(p.item.packet, p.item.meta.in_ifindex);
+            p.hash = hash_flow_key(p.key);
+            w.cache->prefetch_index(p.hash);
           }
+          if (got == 0) break;
+          for (std::size_t i = 0; i < got; ++i) w.cache->prefetch_entry(items[i].hash);
+          for (std::size_t i = 0; i < got; ++i) {
+            const PacketItem& it = items[i].item;
+            if (w.cache->meter(it.packet, it.meta, items[i].key, items[i].hash, ended) ==
+                MeterResult::dropped_maxflows) {
+              shared.ignore(it.packet.ip_length, it.meta.timestamp);
+            }
+          }
+          n += got;
         }
       }
       const TimeUs now = wall_clock_now();
