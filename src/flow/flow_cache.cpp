@@ -304,6 +304,13 @@ MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta,
       find(key, hash, slot);  // the free slot moved
     }
     id = allocate_entry();
+    // The next new flow will take the next free entry: fetch it now (free entries are
+    // scattered over the slab once flows expire).
+    if (free_head_ != kNil) {
+      const auto* next = reinterpret_cast<const char*>(&entry(free_head_));
+      __builtin_prefetch(next, 1);
+      __builtin_prefetch(next + sizeof(Entry) - 1, 1);
+    }
     index_[slot] = make_slot(tag_of(hash), id);
     start_flow(id, key, packet, meta);
     ++size_;

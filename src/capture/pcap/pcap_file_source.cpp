@@ -21,7 +21,7 @@ constexpr std::uint32_t kMagicMicro = 0xa1b2c3d4;
 constexpr std::uint32_t kMagicNano = 0xa1b23c4d;
 constexpr std::size_t kFileHeader = 24;
 constexpr std::size_t kRecordHeader = 16;
-constexpr std::size_t kBlock = std::size_t{4} << 20;  // bytes per read()
+constexpr std::size_t kBlock = std::size_t{256} << 10;  // bytes per read(): stays in L2 until parsed
 // Larger records than this are not frames but a corrupt file (libpcap's own limit is 256 KiB
 // for Ethernet; this leaves room for jumbo and GSO-sized captures).
 constexpr std::uint32_t kMaxRecord = 16u << 20;
