@@ -20,7 +20,7 @@ ctl_init
 ctl_setup
 MARK=9 PORT=9997
 ctl_start_tshark_lo lo "$MARK" "$PORT"
-ctl_bound "$PORT" && ctl_fail "something listens on 127.0.0.1:$PORT in the fresh router namespace"
+nsh_bound "$PORT" && ctl_fail "something listens on 127.0.0.1:$PORT in the fresh router namespace"
 ctl_start_netflowd "destination=127.0.0.1:$PORT" protocol=5 workers=2 active_timeout=1800 inactive_timeout=1
 jq_() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
 jnow() { nfctl stat --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
@@ -40,35 +40,35 @@ exported_all() {
 }
 for r in 1 2; do
     round $((50000 + r * 100))
-    ctl_wait_until 10 "the records of round $r" exported_all || ctl_error "round $r was not exported"
+    nsh_wait_until 10 "the records of round $r" exported_all || ctl_error "round $r was not exported"
 done
 # The port unreachable of the last datagram is read at the export thread's next tick.
 all_refused() {
-    nfctl_ok stat --json >"$CTL_WORK/dead.json"
-    [[ $(jq_ "$CTL_WORK/dead.json" 'j["export"]["lost_datagrams"]') == $(jq_ "$CTL_WORK/dead.json" 'j["export"]["datagrams"]') ]]
+    nfctl_ok stat --json >"$NSH_WORK/dead.json"
+    [[ $(jq_ "$NSH_WORK/dead.json" 'j["export"]["lost_datagrams"]') == $(jq_ "$NSH_WORK/dead.json" 'j["export"]["datagrams"]') ]]
 }
-ctl_wait_until 5 "every datagram's port unreachable" all_refused || ctl_error "not every datagram was matched to its ICMP error"
-nfctl_ok stat >"$CTL_WORK/dead.txt"
-nfctl_ok stat --json >"$CTL_WORK/dead.json"
-nfctl_ok stat --snmp >"$CTL_WORK/dead.snmp"
-grep -E '^(Export|sock0):' "$CTL_WORK/dead.txt" >&2
-cberr=$(jq_ "$CTL_WORK/dead.json" 'j["destinations"][0]["err_cberr"]')
-lost=$(jq_ "$CTL_WORK/dead.json" 'j["export"]["lost_datagrams"]')
-lost_flows=$(jq_ "$CTL_WORK/dead.json" 'j["export"]["lost_flows"]')
-sent=$(jq_ "$CTL_WORK/dead.json" 'j["destinations"][0]["sent"]')
+nsh_wait_until 5 "every datagram's port unreachable" all_refused || ctl_error "not every datagram was matched to its ICMP error"
+nfctl_ok stat >"$NSH_WORK/dead.txt"
+nfctl_ok stat --json >"$NSH_WORK/dead.json"
+nfctl_ok stat --snmp >"$NSH_WORK/dead.snmp"
+grep -E '^(Export|sock0):' "$NSH_WORK/dead.txt" >&2
+cberr=$(jq_ "$NSH_WORK/dead.json" 'j["destinations"][0]["err_cberr"]')
+lost=$(jq_ "$NSH_WORK/dead.json" 'j["export"]["lost_datagrams"]')
+lost_flows=$(jq_ "$NSH_WORK/dead.json" 'j["export"]["lost_flows"]')
+sent=$(jq_ "$NSH_WORK/dead.json" 'j["destinations"][0]["sent"]')
 ((cberr > 0)) || ctl_error "nothing listens on $PORT, yet stat --json shows err_cberr $cberr"
 ((lost > 0 && lost_flows > 0)) || ctl_error "nothing listens, yet lost_datagrams $lost, lost_flows $lost_flows"
 grep -qE "^sock0: 127\.0\.0\.1:$PORT, sndbuf [0-9]+; sent $sent; err: sndbuf reached 0, connect 0, cberr $cberr, other 0$" \
-    "$CTL_WORK/dead.txt" || ctl_error "stat: sock0 line does not show sent $sent, cberr $cberr: $(grep '^sock0' "$CTL_WORK/dead.txt")"
+    "$NSH_WORK/dead.txt" || ctl_error "stat: sock0 line does not show sent $sent, cberr $cberr: $(grep '^sock0' "$NSH_WORK/dead.txt")"
 grep -qE "^Export: Total [0-9]+ pkts, [0-9]+ MB, [0-9]+ flows; Errors $lost pkts; Traffic lost [0-9]+ pkts, [0-9]+ Kbytes, $lost_flows flows\.$" \
-    "$CTL_WORK/dead.txt" || ctl_error "stat: Export line does not show $lost lost datagrams, $lost_flows lost flows"
-grep -qE "^errTotal +$cberr$" "$CTL_WORK/dead.snmp" || ctl_error "stat --snmp: $(grep errTotal "$CTL_WORK/dead.snmp"), expected $cberr"
-grep -qE "^lostFlows +$lost_flows$" "$CTL_WORK/dead.snmp" || ctl_error "stat --snmp: $(grep lostFlows "$CTL_WORK/dead.snmp"), expected $lost_flows"
-ctl_check stat --text "$CTL_WORK/dead.txt" --json "$CTL_WORK/dead.json" --snmp "$CTL_WORK/dead.snmp" --settled ||
+    "$NSH_WORK/dead.txt" || ctl_error "stat: Export line does not show $lost lost datagrams, $lost_flows lost flows"
+grep -qE "^errTotal +$cberr$" "$NSH_WORK/dead.snmp" || ctl_error "stat --snmp: $(grep errTotal "$NSH_WORK/dead.snmp"), expected $cberr"
+grep -qE "^lostFlows +$lost_flows$" "$NSH_WORK/dead.snmp" || ctl_error "stat --snmp: $(grep lostFlows "$NSH_WORK/dead.snmp"), expected $lost_flows"
+ctl_check stat --text "$NSH_WORK/dead.txt" --json "$NSH_WORK/dead.json" --snmp "$NSH_WORK/dead.snmp" --settled ||
     ctl_error "the stat views disagree while the collector is dead"
 # Each datagram went out and drew a port unreachable matched to it.
-(( sent == $(jq_ "$CTL_WORK/dead.json" 'j["export"]["datagrams"]') )) ||
-    ctl_error "sent $sent != datagrams $(jq_ "$CTL_WORK/dead.json" 'j["export"]["datagrams"]'): a send failed"
+(( sent == $(jq_ "$NSH_WORK/dead.json" 'j["export"]["datagrams"]') )) ||
+    ctl_error "sent $sent != datagrams $(jq_ "$NSH_WORK/dead.json" 'j["export"]["datagrams"]'): a send failed"
 ((cberr == lost)) || ctl_error "one destination: every datagram answered by port unreachable is lost, yet cberr $cberr, lost $lost"
 ((lost_flows == SENT_FLOWS)) || ctl_error "all $SENT_FLOWS flows went to a dead collector, yet lost_flows $lost_flows"
 ctl_log "dead collector: sent $sent, cberr $cberr, lost $lost datagrams / $lost_flows flows"
@@ -79,13 +79,13 @@ ctl_log "nfcapd started on 127.0.0.1:$PORT"
 FLOWS_BEFORE=$SENT_FLOWS
 for r in 3 4; do
     round $((50000 + r * 100))
-    ctl_wait_until 10 "the records of round $r" exported_all || ctl_error "round $r was not exported"
+    nsh_wait_until 10 "the records of round $r" exported_all || ctl_error "round $r was not exported"
 done
-nfctl_ok stat --json >"$CTL_WORK/live.json"
-cberr2=$(jq_ "$CTL_WORK/live.json" 'j["destinations"][0]["err_cberr"]')
-lost2=$(jq_ "$CTL_WORK/live.json" 'j["export"]["lost_datagrams"]')
-lost_flows2=$(jq_ "$CTL_WORK/live.json" 'j["export"]["lost_flows"]')
-sent2=$(jq_ "$CTL_WORK/live.json" 'j["destinations"][0]["sent"]')
+nfctl_ok stat --json >"$NSH_WORK/live.json"
+cberr2=$(jq_ "$NSH_WORK/live.json" 'j["destinations"][0]["err_cberr"]')
+lost2=$(jq_ "$NSH_WORK/live.json" 'j["export"]["lost_datagrams"]')
+lost_flows2=$(jq_ "$NSH_WORK/live.json" 'j["export"]["lost_flows"]')
+sent2=$(jq_ "$NSH_WORK/live.json" 'j["destinations"][0]["sent"]')
 ctl_log "collector up: sent $sent2, cberr $cberr2, lost $lost2 datagrams / $lost_flows2 flows"
 ((sent2 > sent)) || ctl_error "nothing sent after the collector started (sent $sent -> $sent2)"
 ((cberr2 <= cberr + 1)) || ctl_error "cberr kept growing after the collector started: $cberr -> $cberr2"
@@ -94,8 +94,8 @@ ctl_stop_tshark lo
 ctl_stop_nfcapd live "$PORT"
 
 # What nfcapd got: every flow of rounds 3-4, except those in at most one refused datagram.
-ctl_nfdump live >"$CTL_WORK/live.nfdump"
-python3 - "$CTL_WORK/live.nfdump" "$CTL_WORK/flows.jsonl" "$FLOWS_BEFORE" "$((lost_flows2 - lost_flows))" <<'EOF' ||
+ctl_nfdump live >"$NSH_WORK/live.nfdump"
+python3 - "$NSH_WORK/live.nfdump" "$NSH_WORK/flows.jsonl" "$FLOWS_BEFORE" "$((lost_flows2 - lost_flows))" <<'EOF' ||
 import json, sys
 got = {}
 for line in open(sys.argv[1]):
@@ -127,10 +127,10 @@ EOF
     ctl_error "the collector's flows after it started do not add up"
 
 # The summary: what went on the wire is what tshark saw; the loss counters as stat said.
-summary() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$CTL_WORK/summary"; }
-wire=$(awk -F'\t' -v p="$PORT" '$2 == p && $3 == "5"' "$CTL_WORK/lo.export" | wc -l)
+summary() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$NSH_WORK/summary"; }
+wire=$(awk -F'\t' -v p="$PORT" '$2 == p && $3 == "5"' "$NSH_WORK/lo.export" | wc -l)
 wire_records=$(awk -F'\t' -v p="$PORT" '$2 == p && $3 == "5" { n += split($5, a, ",") } END { print n + 0 }' \
-    "$CTL_WORK/lo.export")
+    "$NSH_WORK/lo.export")
 ctl_log "tshark: $wire v5 datagrams with $wire_records records on the wire"
 (($(summary datagrams) == wire)) || ctl_error "summary datagrams $(summary datagrams) != $wire on the wire"
 (($(summary records) == wire_records)) ||
@@ -140,5 +140,5 @@ ctl_log "tshark: $wire v5 datagrams with $wire_records records on the wire"
     ctl_error "summary lost $(summary lost_datagrams)/$(summary lost_flows), stat said $lost2/$lost_flows2"
 (($(summary send_errors) == cberr2)) || ctl_error "summary send_errors $(summary send_errors), stat cberr $cberr2"
 grep -q "destination 127.0.0.1:$PORT: sent $sent2, errors: sndbuf reached 0, connect 0, cberr $cberr2, other 0" \
-    "$CTL_WORK/netflowd.err" || ctl_error "no exit warning with the destination's counters: $(grep destination "$CTL_WORK/netflowd.err")"
+    "$NSH_WORK/netflowd.err" || ctl_error "no exit warning with the destination's counters: $(grep destination "$NSH_WORK/netflowd.err")"
 ctl_finish

@@ -44,12 +44,12 @@ SNMP_BASE=1000
 # tshark on lo: the live fields lines (for the markers, as ctl_start_tshark_lo) and a pcapng
 # of the export for the decoding at the end.
 ctl_bg router tshark -n -l -i lo -f "udp dst port $PORT or udp dst port $MARK" -d "udp.port==$PORT,cflow" \
-    -w "$CTL_WORK/lo.pcapng" -P -T fields -E separator=/t -e frame.time_epoch -e udp.dstport -e cflow.version \
-    >"$CTL_WORK/lo.export" 2>"$CTL_WORK/lo.tshark.log"
-CTL_TSHARK_PID[lo]=$CTL_LAST_PID
+    -w "$NSH_WORK/lo.pcapng" -P -T fields -E separator=/t -e frame.time_epoch -e udp.dstport -e cflow.version \
+    >"$NSH_WORK/lo.export" 2>"$NSH_WORK/lo.tshark.log"
+CTL_TSHARK_PID[lo]=$NSH_LAST_PID
 CTL_TSHARK_MARK[lo]=$MARK
-ctl_wait_until 30 "tshark on lo" grep -q 'Capturing on' "$CTL_WORK/lo.tshark.log" ||
-    { cat "$CTL_WORK/lo.tshark.log" >&2; ctl_fail "tshark did not start"; }
+nsh_wait_until 30 "tshark on lo" grep -q 'Capturing on' "$NSH_WORK/lo.tshark.log" ||
+    { cat "$NSH_WORK/lo.tshark.log" >&2; ctl_fail "tshark did not start"; }
 ctl_tshark_marker lo
 ctl_start_nfcapd nf "$PORT"
 ctl_start_netflowd "destination=127.0.0.1:$PORT" protocol=10 workers=2 active_timeout=1800 inactive_timeout=300
@@ -57,7 +57,7 @@ ctl_start_netflowd "destination=127.0.0.1:$PORT" protocol=10 workers=2 active_ti
 jget() { nfctl stat --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 now() { date +%s.%N; }
 # Phase boundaries (Unix time of each set), for the decoding of the capture.
-PHASES="$CTL_WORK/phases"
+PHASES="$NSH_WORK/phases"
 : >"$PHASES"
 # NAME.pre just before the `set`, NAME once it returned (the change is then in effect).
 mark_pre() { echo "$1.pre $(now)" >>"$PHASES"; }
@@ -72,7 +72,7 @@ set_ok() {
 # flush_wait N: flush=1, then wait until `records` in stat --json reaches N.
 flush_wait() {
     nfctl_ok set flush=1 >/dev/null
-    ctl_wait_until 5 "$1 records to be exported" records_at_least "$1" ||
+    nsh_wait_until 5 "$1 records to be exported" records_at_least "$1" ||
         ctl_error "after flush=1 only $(jget 'j["export"]["records"]') records were exported, expected $1"
 }
 records_at_least() { (($(jget 'j["export"]["records"]') >= $1)); }
@@ -82,8 +82,8 @@ phase_udp() { # FILE ARGS...
     local file=$1
     shift
     ctl_udp "$@"
-    cat "$CTL_WORK/flows.jsonl" >>"$CTL_WORK/$file"
-    : >"$CTL_WORK/flows.jsonl"
+    cat "$NSH_WORK/flows.jsonl" >>"$NSH_WORK/$file"
+    : >"$NSH_WORK/flows.jsonl"
 }
 
 # --------------------------------------------------------------- 1. deterministic:4
@@ -92,48 +92,48 @@ mark_pre det
 set_ok sampler=deterministic:4
 mark_phase det
 phase_udp det.jsonl --sport 20000 --dport 5001 --flows 200 --count 3 --size 60 --size-step 7 --rate 3000
-ctl_wait_until 10 "600 packets observed" observed_at_least 600 || ctl_error "the deterministic phase was not observed"
+nsh_wait_until 10 "600 packets observed" observed_at_least 600 || ctl_error "the deterministic phase was not observed"
 ctl_settle
-nfctl_ok stat --json >"$CTL_WORK/det.before.json"
+nfctl_ok stat --json >"$NSH_WORK/det.before.json"
 nfctl_ok set flush=1 >/dev/null
 sampled_all() { (($(jget 'j["sampler_flows_observed"]') >= 200)); }
-ctl_wait_until 5 "the sampler to see 200 flows" sampled_all || ctl_error "the sampler did not see the 200 flows"
+nsh_wait_until 5 "the sampler to see 200 flows" sampled_all || ctl_error "the sampler did not see the 200 flows"
 ctl_settle
-nfctl_ok stat >"$CTL_WORK/det.stat.txt"
-nfctl_ok stat --json >"$CTL_WORK/det.stat.json"
-grep -E '^Flow sampling' "$CTL_WORK/det.stat.txt" >&2 || true
+nfctl_ok stat >"$NSH_WORK/det.stat.txt"
+nfctl_ok stat --json >"$NSH_WORK/det.stat.json"
+grep -E '^Flow sampling' "$NSH_WORK/det.stat.txt" >&2 || true
 
 # --------------------------------------------------------------------- 2. hash:2
 ctl_log "phase 2: sampler=hash:2"
 mark_pre hash
 set_ok sampler=hash:2
 mark_phase hash
-nfctl_ok stat --json >"$CTL_WORK/hash.before.json"
+nfctl_ok stat --json >"$NSH_WORK/hash.before.json"
 phase_udp hash.jsonl --sport 21000 --dport 5002 --flows 200 --count 3 --size 60 --size-step 7 --rate 3000
-OBS0=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["observed"])' "$CTL_WORK/hash.before.json")
-ctl_wait_until 10 "600 more packets observed" observed_at_least $((OBS0 + 600)) ||
+OBS0=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["observed"])' "$NSH_WORK/hash.before.json")
+nsh_wait_until 10 "600 more packets observed" observed_at_least $((OBS0 + 600)) ||
     ctl_error "the hash phase was not observed"
 ctl_settle
-nfctl_ok stat --json >"$CTL_WORK/hash.cached.json"
-nfctl_ok stat >"$CTL_WORK/hash.stat.txt"
-grep -E '^Flow sampling' "$CTL_WORK/hash.stat.txt" >&2 || true
-R0=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["export"]["records"])' "$CTL_WORK/hash.cached.json")
-A0=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["flows_active"])' "$CTL_WORK/hash.cached.json")
+nfctl_ok stat --json >"$NSH_WORK/hash.cached.json"
+nfctl_ok stat >"$NSH_WORK/hash.stat.txt"
+grep -E '^Flow sampling' "$NSH_WORK/hash.stat.txt" >&2 || true
+R0=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["export"]["records"])' "$NSH_WORK/hash.cached.json")
+A0=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["flows_active"])' "$NSH_WORK/hash.cached.json")
 flush_wait $((R0 + A0))
-nfctl_ok stat --json >"$CTL_WORK/hash.stat.json"
+nfctl_ok stat --json >"$NSH_WORK/hash.stat.json"
 
 # ------------------------------------------------------------------- 3. no sampler
 ctl_log "phase 3: sampler= (disabled)"
 mark_pre none
 set_ok sampler=
 mark_phase none
-nfctl_ok stat >"$CTL_WORK/none.stat.txt"
-grep -qx 'Flow sampling is disabled.' "$CTL_WORK/none.stat.txt" ||
-    ctl_error "after set sampler=, stat does not say 'Flow sampling is disabled.': $(grep -E '^Flow sampling' "$CTL_WORK/none.stat.txt")"
+nfctl_ok stat >"$NSH_WORK/none.stat.txt"
+grep -qx 'Flow sampling is disabled.' "$NSH_WORK/none.stat.txt" ||
+    ctl_error "after set sampler=, stat does not say 'Flow sampling is disabled.': $(grep -E '^Flow sampling' "$NSH_WORK/none.stat.txt")"
 R0=$(jget 'j["export"]["records"]')
 OBS0=$(jget 'j["observed"]')
 phase_udp none.jsonl --sport 22000 --dport 5003 --flows 40 --count 3 --size 60 --size-step 7
-ctl_wait_until 10 "120 more packets observed" observed_at_least $((OBS0 + 120)) || ctl_error "phase 3 was not observed"
+nsh_wait_until 10 "120 more packets observed" observed_at_least $((OBS0 + 120)) || ctl_error "phase 3 was not observed"
 ctl_settle
 flush_wait $((R0 + 40))
 
@@ -146,20 +146,20 @@ mark_phase aggr
 R0=$(jget 'j["export"]["records"]')
 OBS0=$(jget 'j["observed"]')
 phase_udp aggr.jsonl --sport 30000 --dport 5004 --flows 20 --count 3 --size 100 --size-step 11
-ctl_run in_client python3 "$CTL_DIR/ctltraffic.py" udp --src "$C4B" --dst "$R4" --sport 30000 --dport 5004 --flows 10 \
-    --count 2 --size 200 >>"$CTL_WORK/aggr.jsonl" || ctl_fail "traffic generator failed ($C4B)"
+nsh_run in_client python3 "$CTL_DIR/ctltraffic.py" udp --src "$C4B" --dst "$R4" --sport 30000 --dport 5004 --flows 10 \
+    --count 2 --size 200 >>"$NSH_WORK/aggr.jsonl" || ctl_fail "traffic generator failed ($C4B)"
 phase_udp aggr.jsonl --sport 900 --dport 5004 --flows 5 --count 4 --size 50 --size-step 3
-ctl_run in_client python3 "$CTL_DIR/ctltraffic.py" udp --src "$C4X" --dst "$R4" --sport 31000 --dport 5004 --flows 5 \
-    --count 2 --size 70 >>"$CTL_WORK/aggr.jsonl" || ctl_fail "traffic generator failed ($C4X)"
+nsh_run in_client python3 "$CTL_DIR/ctltraffic.py" udp --src "$C4X" --dst "$R4" --sport 31000 --dport 5004 --flows 5 \
+    --count 2 --size 70 >>"$NSH_WORK/aggr.jsonl" || ctl_fail "traffic generator failed ($C4X)"
 AGGR_PACKETS=$((20 * 3 + 10 * 2 + 5 * 4 + 5 * 2))
-ctl_wait_until 10 "$AGGR_PACKETS more packets observed" observed_at_least $((OBS0 + AGGR_PACKETS)) ||
+nsh_wait_until 10 "$AGGR_PACKETS more packets observed" observed_at_least $((OBS0 + AGGR_PACKETS)) ||
     ctl_error "phase 4 was not observed"
 ctl_settle
-nfctl_ok stat >"$CTL_WORK/aggr.stat.txt"
-nfctl_ok flows --json >"$CTL_WORK/aggr.flows.json"
-grep -E '^aggr#' "$CTL_WORK/aggr.stat.txt" >&2 || ctl_error "stat shows no aggr# line after set aggregation"
+nfctl_ok stat >"$NSH_WORK/aggr.stat.txt"
+nfctl_ok flows --json >"$NSH_WORK/aggr.flows.json"
+grep -E '^aggr#' "$NSH_WORK/aggr.stat.txt" >&2 || ctl_error "stat shows no aggr# line after set aggregation"
 # Two rules, each used (address rule: every packet of 10.79/16, port rule: ports >= 1024).
-python3 - "$CTL_WORK/aggr.stat.txt" <<'EOF' || ctl_error "stat: the aggregation rules are not listed with their usage"
+python3 - "$NSH_WORK/aggr.stat.txt" <<'EOF' || ctl_error "stat: the aggregation rules are not listed with their usage"
 import re, sys
 lines = [l for l in open(sys.argv[1]) if l.startswith("aggr#")]
 usage = [int(re.search(r"\(usage (\d+)\)$", l.strip()).group(1)) for l in lines]
@@ -183,10 +183,10 @@ mark_phase snmp
 R0=$(jget 'j["export"]["records"]')
 OBS0=$(jget 'j["observed"]')
 phase_udp snmp.jsonl --sport 40000 --dport 5005 --flows 5 --count 2 --size 90
-ctl_wait_until 10 "10 more packets observed" observed_at_least $((OBS0 + 10)) || ctl_error "phase 5 was not observed"
+nsh_wait_until 10 "10 more packets observed" observed_at_least $((OBS0 + 10)) || ctl_error "phase 5 was not observed"
 ctl_settle
-nfctl_ok flows --json >"$CTL_WORK/snmp.flows.json"
-python3 - "$CTL_WORK/snmp.flows.json" "$R0_IFINDEX" <<'EOF' || ctl_error "flows --json does not show r0's kernel ifIndex"
+nfctl_ok flows --json >"$NSH_WORK/snmp.flows.json"
+python3 - "$NSH_WORK/snmp.flows.json" "$R0_IFINDEX" <<'EOF' || ctl_error "flows --json does not show r0's kernel ifIndex"
 import json, sys
 flows = [f for f in json.load(open(sys.argv[1])) if f["dport"] == 5005]
 ins = sorted({f["in"] for f in flows})
@@ -206,21 +206,21 @@ mark_phase v9
 R0=$(jget 'j["export"]["records"]')
 OBS0=$(jget 'j["observed"]')
 phase_udp v9.jsonl --sport 41000 --dport 5006 --flows 20 --count 2 --size 40 --size-step 5
-ctl_wait_until 10 "40 more packets observed" observed_at_least $((OBS0 + 40)) || ctl_error "phase 6 was not observed"
+nsh_wait_until 10 "40 more packets observed" observed_at_least $((OBS0 + 40)) || ctl_error "phase 6 was not observed"
 ctl_settle
 nfctl_ok set flush=1 >/dev/null
 v9_sampled() { (($(jget 'j["sampler_flows_observed"]') >= 20)); }
-ctl_wait_until 5 "the sampler to see 20 flows" v9_sampled || ctl_error "the v9 sampler did not see the 20 flows"
+nsh_wait_until 5 "the sampler to see 20 flows" v9_sampled || ctl_error "the v9 sampler did not see the 20 flows"
 ctl_settle
-nfctl_ok stat --json >"$CTL_WORK/v9.stat.json"
+nfctl_ok stat --json >"$NSH_WORK/v9.stat.json"
 mark_phase end
 
-nfctl_ok stat --json >"$CTL_WORK/final.json"
+nfctl_ok stat --json >"$NSH_WORK/final.json"
 ctl_stop_netflowd
 ctl_stop_nfcapd nf "$PORT"
 ctl_stop_tshark lo
-nfdump -R "$CTL_WORK/nf.flows" -q -N -o 'fmt:%pr %sa %sp %da %dp %pkt %byt %smk %dmk %in' 2>/dev/null |
-    awk 'NF == 10' >"$CTL_WORK/nf.records"
-ctl_run python3 "$CTL_DIR/ctlfeatures.py" "$CTL_WORK" "$R0_IFINDEX" "$SNMP_BASE" ||
+nfdump -R "$NSH_WORK/nf.flows" -q -N -o 'fmt:%pr %sa %sp %da %dp %pkt %byt %smk %dmk %in' 2>/dev/null |
+    awk 'NF == 10' >"$NSH_WORK/nf.records"
+nsh_run python3 "$CTL_DIR/ctlfeatures.py" "$NSH_WORK" "$R0_IFINDEX" "$SNMP_BASE" ||
     ctl_error "the export does not match (see MISMATCH lines above)"
 ctl_finish

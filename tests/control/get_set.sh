@@ -30,24 +30,24 @@ ctl_start_tshark_lo lo "$MARK" "$PORT_A" "$PORT_B"
 ctl_start_nfcapd a "$PORT_A"
 ctl_start_nfcapd b "$PORT_B"
 ctl_start_netflowd "destination=127.0.0.1:$PORT_A" protocol=10 workers=2 active_timeout=1800 inactive_timeout=300
-EXPORT="$CTL_WORK/lo.export"
+EXPORT="$NSH_WORK/lo.export"
 now() { date +%s.%N; }
 check() { ctl_check "$@" || ctl_error "ctlcheck $1 failed"; }
 
 # ------------------------------------------------------------------ get
-"$NETFLOWD" --parameters-markdown >"$CTL_WORK/params.md"
+"$NETFLOWD" --parameters-markdown >"$NSH_WORK/params.md"
 # Every parameter of the table that is implemented, with its default.
 mapfile -t IMPLEMENTED < <(awk -F'|' '/^\| `/ && !/\(refused: / {
-    gsub(/[ `]/, "", $2); gsub(/^ *`|` *$/, "", $3); print $2 "=" $3 }' "$CTL_WORK/params.md")
+    gsub(/[ `]/, "", $2); gsub(/^ *`|` *$/, "", $3); print $2 "=" $3 }' "$NSH_WORK/params.md")
 # ipt_NETFLOW parameters this version refuses (not implemented yet).
 mapfile -t UNIMPLEMENTED < <(awk -F'|' '/^\| `/ && /\(refused: / { gsub(/[ `]/, "", $2); print $2 }' \
-    "$CTL_WORK/params.md")
+    "$NSH_WORK/params.md")
 ((${#IMPLEMENTED[@]} >= 20)) || ctl_fail "could not read the parameter table (${#IMPLEMENTED[@]} entries)"
 declare -A START=([destination]="127.0.0.1:$PORT_A" [protocol]=10 [workers]=2 [active_timeout]=1800
     [inactive_timeout]=300)
-nfctl_ok get >"$CTL_WORK/get.initial"
+nfctl_ok get >"$NSH_WORK/get.initial"
 declare -A GOT
-while IFS= read -r line; do GOT[${line%%=*}]=${line#*=}; done <"$CTL_WORK/get.initial"
+while IFS= read -r line; do GOT[${line%%=*}]=${line#*=}; done <"$NSH_WORK/get.initial"
 for entry in "${IMPLEMENTED[@]}"; do
     name=${entry%%=*} default=${entry#*=}
     want=${START[$name]:-$default}
@@ -59,16 +59,16 @@ for entry in "${IMPLEMENTED[@]}"; do
     one=$(nfctl get "$name" 2>&1) || ctl_error "get $name exited $?: $one"
     [[ $one == "${GOT[$name]:-}" ]] || ctl_error "get $name printed '$one', the listing ${GOT[$name]:-nothing}"
 done
-(($(wc -l <"$CTL_WORK/get.initial") == ${#IMPLEMENTED[@]})) ||
-    ctl_error "get lists $(wc -l <"$CTL_WORK/get.initial") parameters, the table has ${#IMPLEMENTED[@]} implemented"
+(($(wc -l <"$NSH_WORK/get.initial") == ${#IMPLEMENTED[@]})) ||
+    ctl_error "get lists $(wc -l <"$NSH_WORK/get.initial") parameters, the table has ${#IMPLEMENTED[@]} implemented"
 ctl_log "get: ${#IMPLEMENTED[@]} parameters listed with their start values"
 
 # get of names that have no value: refused, named.
 for name in nosuch "${UNIMPLEMENTED[@]}"; do
     rc=0
-    nfctl get "$name" >/dev/null 2>"$CTL_WORK/err" || rc=$?
+    nfctl get "$name" >/dev/null 2>"$NSH_WORK/err" || rc=$?
     [[ $rc == 1 ]] || ctl_error "get $name: exit status $rc, expected 1"
-    grep -q "$name" "$CTL_WORK/err" || ctl_error "get $name: the error does not name it: $(cat "$CTL_WORK/err")"
+    grep -q "$name" "$NSH_WORK/err" || ctl_error "get $name: the error does not name it: $(cat "$NSH_WORK/err")"
 done
 
 # ------------------------------------------------------------- refusals
@@ -76,18 +76,18 @@ done
 # the listing is unchanged.
 expect_refused() {
     local assignment=$1 name=$2 text=${3:-} rc=0
-    nfctl_ok get >"$CTL_WORK/get.before"
-    nfctl set "$assignment" >/dev/null 2>"$CTL_WORK/err" || rc=$?
+    nfctl_ok get >"$NSH_WORK/get.before"
+    nfctl set "$assignment" >/dev/null 2>"$NSH_WORK/err" || rc=$?
     if [[ $rc != 1 ]]; then
         ctl_error "set $assignment: exit status $rc, expected 1 (refused)"
-    elif ! grep -q -- "$name" "$CTL_WORK/err"; then
-        ctl_error "set $assignment: the error does not name $name: $(cat "$CTL_WORK/err")"
-    elif [[ -n $text ]] && ! grep -q -- "$text" "$CTL_WORK/err"; then
-        ctl_error "set $assignment: the error does not say '$text': $(cat "$CTL_WORK/err")"
+    elif ! grep -q -- "$name" "$NSH_WORK/err"; then
+        ctl_error "set $assignment: the error does not name $name: $(cat "$NSH_WORK/err")"
+    elif [[ -n $text ]] && ! grep -q -- "$text" "$NSH_WORK/err"; then
+        ctl_error "set $assignment: the error does not say '$text': $(cat "$NSH_WORK/err")"
     fi
-    nfctl_ok get >"$CTL_WORK/get.now"
-    cmp -s "$CTL_WORK/get.before" "$CTL_WORK/get.now" ||
-        ctl_error "set $assignment was refused (exit $rc) but changed: $(diff "$CTL_WORK/get.before" "$CTL_WORK/get.now" | grep '^[<>]' | tr '\n' ' ')"
+    nfctl_ok get >"$NSH_WORK/get.now"
+    cmp -s "$NSH_WORK/get.before" "$NSH_WORK/get.now" ||
+        ctl_error "set $assignment was refused (exit $rc) but changed: $(diff "$NSH_WORK/get.before" "$NSH_WORK/get.now" | grep '^[<>]' | tr '\n' ' ')"
 }
 for a in protocol=7 protocol=v9 active_timeout=0 active_timeout=abc active_timeout=10s inactive_timeout=-1 \
     hashsize=100 payload_size=100 mpls_depth=4 macaddress=2 vlan=yes direction=-1 refresh_rate=0 \
@@ -101,7 +101,7 @@ done
 for name in "${UNIMPLEMENTED[@]}"; do
     # The reason the table gives (not implemented yet / not applicable in user space).
     reason=$(awk -F'|' -v n="\`$name\`" '$2 ~ n { sub(/.*\(refused: /, "", $4); split($4, w, " "); print w[1] " " w[2] }' \
-        "$CTL_WORK/params.md")
+        "$NSH_WORK/params.md")
     expect_refused "$name=1" "$name" "${reason:-not implement}"
 done
 expect_refused nosuch=1 nosuch unknown
@@ -118,7 +118,7 @@ for args in frobnicate set "stat --jsn" "flows --jsn"; do
         ctl_error "netflowctl $args: exit status $rc and ${#out} bytes on stdout, expected 2 (usage) and nothing"
 done
 rc=0
-"$NETFLOWCTL" --control "$CTL_WORK/no-such.sock" get >/dev/null 2>&1 || rc=$?
+"$NETFLOWCTL" --control "$NSH_WORK/no-such.sock" get >/dev/null 2>&1 || rc=$?
 [[ $rc == 1 ]] || ctl_error "netflowctl with no netflowd behind the socket: exit status $rc, expected 1"
 ctl_log "refusals checked"
 
@@ -147,21 +147,21 @@ nfctl_ok set maxflows=5000 inactive-timeout=77 >/dev/null
 [[ $(nfctl_ok get maxflows inactive_timeout | tr '\n' ' ') == "5000 77 " ]] ||
     ctl_error "set of two parameters at once: get says $(nfctl get maxflows inactive_timeout | tr '\n' ' ')"
 # The statistics show the new values.
-nfctl_ok stat >"$CTL_WORK/stat.set"
-grep -qx 'Timeouts: active 1234s, inactive 77s. Maxflows 5000' "$CTL_WORK/stat.set" ||
-    ctl_error "stat does not show the new timeouts/maxflows: $(grep Timeouts "$CTL_WORK/stat.set")"
-grep -q '^netflowd .*, protocol 9 (netflow v9), refresh-rate 5, timeout-rate 10,' "$CTL_WORK/stat.set" ||
-    ctl_error "stat does not show protocol 9, refresh-rate 5, timeout-rate 10: $(head -1 "$CTL_WORK/stat.set")"
+nfctl_ok stat >"$NSH_WORK/stat.set"
+grep -qx 'Timeouts: active 1234s, inactive 77s. Maxflows 5000' "$NSH_WORK/stat.set" ||
+    ctl_error "stat does not show the new timeouts/maxflows: $(grep Timeouts "$NSH_WORK/stat.set")"
+grep -q '^netflowd .*, protocol 9 (netflow v9), refresh-rate 5, timeout-rate 10,' "$NSH_WORK/stat.set" ||
+    ctl_error "stat does not show protocol 9, refresh-rate 5, timeout-rate 10: $(head -1 "$NSH_WORK/stat.set")"
 json_of() { nfctl stat --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 [[ $(json_of '(j["active_timeout"], j["inactive_timeout"], j["maxflows"], j["protocol"])') == "(1234, 77, 5000, 9)" ]] ||
     ctl_error "stat --json: $(json_of '(j["active_timeout"], j["inactive_timeout"], j["maxflows"], j["protocol"])')"
 # Workers follow at their next scan: hashsize -> index slots; sndbuf -> the new socket.
 slots_are() { [[ $(json_of '",".join(str(w["hash_slots"]) for w in j["workers"])') == "$1" ]]; }
-ctl_wait_until 3 "hash_slots 4096,4096" slots_are 4096,4096 ||
+nsh_wait_until 3 "hash_slots 4096,4096" slots_are 4096,4096 ||
     ctl_error "hashsize=4096: workers' hash_slots $(json_of '[w["hash_slots"] for w in j["workers"]]')"
 grep -q "^Hash: size 8192," <(nfctl stat) || ctl_error "hashsize=4096: stat says $(nfctl stat | grep '^Hash')"
 dest_ok() { [[ $(json_of '(j["destinations"][0]["destination"], j["destinations"][0]["sndbuf"] >= 1048576)') == "('127.0.0.1:$PORT_B', True)" ]]; }
-ctl_wait_until 3 "the new socket" dest_ok ||
+nsh_wait_until 3 "the new socket" dest_ok ||
     ctl_error "destination/sndbuf: stat --json destinations $(json_of 'j["destinations"]')"
 
 # Round trip: every value `get` printed at the start is accepted by `set` and restores it.
@@ -169,11 +169,11 @@ while IFS= read -r line; do
     name=${line%%=*}
     [[ $START_ONLY == *" $name "* ]] && continue
     out=$(nfctl set "$line" 2>&1) || ctl_error "set $line (the value get printed at the start) refused: $out"
-done <"$CTL_WORK/get.initial"
-nfctl_ok get >"$CTL_WORK/get.restored"
-cmp -s "$CTL_WORK/get.initial" "$CTL_WORK/get.restored" ||
-    ctl_error "get after restoring differs from the start: $(diff "$CTL_WORK/get.initial" "$CTL_WORK/get.restored" | grep '^[<>]' | tr '\n' ' ')"
-ctl_wait_until 3 "hash_slots 65536,65536" slots_are 65536,65536 ||
+done <"$NSH_WORK/get.initial"
+nfctl_ok get >"$NSH_WORK/get.restored"
+cmp -s "$NSH_WORK/get.initial" "$NSH_WORK/get.restored" ||
+    ctl_error "get after restoring differs from the start: $(diff "$NSH_WORK/get.initial" "$NSH_WORK/get.restored" | grep '^[<>]' | tr '\n' ' ')"
+nsh_wait_until 3 "hash_slots 65536,65536" slots_are 65536,65536 ||
     ctl_error "hashsize=0 again: workers' hash_slots $(json_of '[w["hash_slots"] for w in j["workers"]]')"
 ctl_log "run-time sets checked"
 
@@ -270,10 +270,10 @@ nfctl_ok set inactive_timeout=300 >/dev/null
 traffic 45000 3 5
 t=$(now)
 nfctl_ok set flush=2 >/dev/null
-nfctl_ok stat --json >"$CTL_WORK/after-flush2.json"
-nfctl_ok stat >"$CTL_WORK/after-flush2.txt"
+nfctl_ok stat --json >"$NSH_WORK/after-flush2.json"
+nfctl_ok stat >"$NSH_WORK/after-flush2.txt"
 [[ $(nfctl_ok get flush) == 0 ]] || ctl_error "get flush after flush=2 says $(nfctl get flush), expected 0"
-python3 - "$CTL_WORK/after-flush2.json" <<'EOF' || ctl_error "flush=2 did not zero the statistics"
+python3 - "$NSH_WORK/after-flush2.json" <<'EOF' || ctl_error "flush=2 did not zero the statistics"
 import json, sys
 j = json.load(open(sys.argv[1]))
 bad = {k: j[k] for k in ("observed", "metered_packets", "metered_bytes", "flows_created", "non_ip", "malformed",
@@ -289,10 +289,10 @@ if x["records"] > 3 or x["lost_flows"] != 0 or x["lost_datagrams"] != 0:
 print("after flush=2:", "all zero" if not bad else bad)
 sys.exit(1 if bad else 0)
 EOF
-grep -q '^Accounting: observed 0 = metered 0 + dropped 0 ' "$CTL_WORK/after-flush2.txt" ||
-    ctl_error "stat after flush=2: $(grep Accounting "$CTL_WORK/after-flush2.txt")"
-grep -q '^Total    0 0 0 \[' "$CTL_WORK/after-flush2.txt" ||
-    ctl_error "stat after flush=2: $(grep '^Total' "$CTL_WORK/after-flush2.txt")"
+grep -q '^Accounting: observed 0 = metered 0 + dropped 0 ' "$NSH_WORK/after-flush2.txt" ||
+    ctl_error "stat after flush=2: $(grep Accounting "$NSH_WORK/after-flush2.txt")"
+grep -q '^Total    0 0 0 \[' "$NSH_WORK/after-flush2.txt" ||
+    ctl_error "stat after flush=2: $(grep '^Total' "$NSH_WORK/after-flush2.txt")"
 arrived "$PORT_B" 45000 3 5 "$t"
 # From now on only new traffic counts.
 METERED=0
@@ -306,34 +306,34 @@ sleep 0.3
 # 14 packets are dropped and counted.
 nfctl_ok set flush=1 >/dev/null
 empty() { [[ $(json_of 'j["flows_active"]') == 0 ]]; }
-ctl_wait_until 3 "the cache to be empty" empty || ctl_error "flush=1 left $(json_of 'j["flows_active"]') flows"
+nsh_wait_until 3 "the cache to be empty" empty || ctl_error "flush=1 left $(json_of 'j["flows_active"]') flows"
 nfctl_ok set maxflows=3 >/dev/null
 sleep 0.3 # the workers' next scans
 ctl_udp --sport 47000 --dport 5001 --flows 10 --count 2 --size 100
 counted() { [[ $(json_of 'j["observed"]') == 28 ]]; }
-ctl_wait_until 3 "28 packets observed" counted || true
+nsh_wait_until 3 "28 packets observed" counted || true
 sleep 0.3
-nfctl_ok stat --json >"$CTL_WORK/maxflows.json"
-nfctl_ok stat >"$CTL_WORK/maxflows.txt"
-got=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print((j["flows_active"], j["maxflows_dropped"], j["metered_packets"], j["observed"]))' "$CTL_WORK/maxflows.json")
+nfctl_ok stat --json >"$NSH_WORK/maxflows.json"
+nfctl_ok stat >"$NSH_WORK/maxflows.txt"
+got=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print((j["flows_active"], j["maxflows_dropped"], j["metered_packets"], j["observed"]))' "$NSH_WORK/maxflows.json")
 [[ $got == "(3, 14, 14, 28)" ]] ||
     ctl_error "maxflows=3 (workers=2), 10 new flows x 2 packets: (flows_active, maxflows_dropped, metered_packets, observed) = $got, expected (3, 14, 14, 28)"
 grep -qE '^Accounting: observed 28 = metered [0-9]+ \+ dropped [0-9]+ \(not IP 0, malformed 0, maxflows [0-9]+, queue 0\)' \
-    "$CTL_WORK/maxflows.txt" || ctl_error "stat after maxflows: $(grep Accounting "$CTL_WORK/maxflows.txt")"
-ADMITTED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["flows_active"])' "$CTL_WORK/maxflows.json")
+    "$NSH_WORK/maxflows.txt" || ctl_error "stat after maxflows: $(grep Accounting "$NSH_WORK/maxflows.txt")"
+ADMITTED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["flows_active"])' "$NSH_WORK/maxflows.json")
 
 ctl_stop_netflowd
 ctl_stop_tshark lo
 ctl_stop_nfcapd a "$PORT_A"
 ctl_stop_nfcapd b "$PORT_B"
 # The collectors (nfdump): port A got the IPFIX and v9 flows, port B the rest.
-ctl_nfdump a >"$CTL_WORK/a.nfdump"
-ctl_nfdump b >"$CTL_WORK/b.nfdump"
+ctl_nfdump a >"$NSH_WORK/a.nfdump"
+ctl_nfdump b >"$NSH_WORK/b.nfdump"
 sports_of() { awk '{ print $3 }' "$1" | sort -n | tr '\n' ' '; }
-[[ $(sports_of "$CTL_WORK/a.nfdump") == "41010 41011 41012 41020 41021 41022 41100 42010 42011 42012 " ]] ||
-    ctl_error "nfcapd on $PORT_A has records of source ports $(sports_of "$CTL_WORK/a.nfdump")"
-[[ $(sports_of "$CTL_WORK/b.nfdump" | sed 's/47[0-9]* //g') == "43000 43001 43002 44000 44001 45000 45001 45002 46000 46001 " ]] ||
-    ctl_error "nfcapd on $PORT_B has records of source ports $(sports_of "$CTL_WORK/b.nfdump")"
-(($(awk '$3 >= 47000' "$CTL_WORK/b.nfdump" | wc -l) == ADMITTED)) ||
-    ctl_error "nfcapd on $PORT_B: $(awk '$3 >= 47000' "$CTL_WORK/b.nfdump" | wc -l) records of the maxflows flows, $ADMITTED were kept"
+[[ $(sports_of "$NSH_WORK/a.nfdump") == "41010 41011 41012 41020 41021 41022 41100 42010 42011 42012 " ]] ||
+    ctl_error "nfcapd on $PORT_A has records of source ports $(sports_of "$NSH_WORK/a.nfdump")"
+[[ $(sports_of "$NSH_WORK/b.nfdump" | sed 's/47[0-9]* //g') == "43000 43001 43002 44000 44001 45000 45001 45002 46000 46001 " ]] ||
+    ctl_error "nfcapd on $PORT_B has records of source ports $(sports_of "$NSH_WORK/b.nfdump")"
+(($(awk '$3 >= 47000' "$NSH_WORK/b.nfdump" | wc -l) == ADMITTED)) ||
+    ctl_error "nfcapd on $PORT_B: $(awk '$3 >= 47000' "$NSH_WORK/b.nfdump" | wc -l) records of the maxflows flows, $ADMITTED were kept"
 ctl_finish

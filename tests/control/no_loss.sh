@@ -26,27 +26,27 @@ ctl_setup
 PORT=9998 DPORT=5002 FLOWS=400 RATE=2000
 ctl_start_capture_r0
 ctl_start_nfcapd nf "$PORT"
-printf 'active_timeout=1800\ninactive_timeout=300\n' >"$CTL_WORK/netflowd.conf"
+printf 'active_timeout=1800\ninactive_timeout=300\n' >"$NSH_WORK/netflowd.conf"
 ctl_start_netflowd "destination=127.0.0.1:$PORT" protocol=10 workers=2
 jnow() { nfctl stat --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 
-STOP="$CTL_WORK/stop-traffic"
+STOP="$NSH_WORK/stop-traffic"
 ctl_bg client python3 "$CTL_DIR/ctltraffic.py" udp --src "$C4" --dst "$R4" --sport 20000 --dport "$DPORT" \
     --flows "$FLOWS" --count 200 --size 60 --size-step 37 --rate "$RATE" --stop-file "$STOP" \
-    >"$CTL_WORK/flows.jsonl"
-TRAFFIC_PID=$CTL_LAST_PID
+    >"$NSH_WORK/flows.jsonl"
+TRAFFIC_PID=$NSH_LAST_PID
 t0=$(date +%s%N)
 elapsed() { echo "$((($(date +%s%N) - t0) / 1000000)) ms"; }
 all_started() { [[ $(jnow 'j["flows_created"]') -ge $FLOWS ]]; }
-ctl_wait_until 5 "all $FLOWS flows to start" all_started || ctl_error "not all flows started"
+nsh_wait_until 5 "all $FLOWS flows to start" all_started || ctl_error "not all flows started"
 
 # hashsize under traffic: the index follows, no flow lost or created twice.
 for hs in 256 131072 1024 300; do
     sleep 0.6
     nfctl_ok set "hashsize=$hs" >/dev/null
     sleep 0.3 # the workers' next scans
-    nfctl_ok stat --json >"$CTL_WORK/hs-$hs.json"
-    python3 - "$CTL_WORK/hs-$hs.json" "$hs" "$FLOWS" <<'EOF' || ctl_error "hashsize=$hs under traffic"
+    nfctl_ok stat --json >"$NSH_WORK/hs-$hs.json"
+    python3 - "$NSH_WORK/hs-$hs.json" "$hs" "$FLOWS" <<'EOF' || ctl_error "hashsize=$hs under traffic"
 import json, sys
 j = json.load(open(sys.argv[1]))
 hs, flows = int(sys.argv[2]), int(sys.argv[3])
@@ -70,15 +70,15 @@ done
 
 # SIGHUP: the configuration file's run-time parameters are applied.
 reloaded() { # N TEXT: the Nth reload line contains TEXT
-    [[ $(grep -c 'SIGHUP: configuration' "$CTL_WORK/netflowd.err") -ge $1 ]] &&
-        grep 'SIGHUP: configuration' "$CTL_WORK/netflowd.err" | sed -n "${1}p" | grep -q -- "$2"
+    [[ $(grep -c 'SIGHUP: configuration' "$NSH_WORK/netflowd.err") -ge $1 ]] &&
+        grep 'SIGHUP: configuration' "$NSH_WORK/netflowd.err" | sed -n "${1}p" | grep -q -- "$2"
 }
 hup() { # N TEXT FILE-CONTENT
-    printf '%b' "$3" >"$CTL_WORK/netflowd.conf"
+    printf '%b' "$3" >"$NSH_WORK/netflowd.conf"
     kill -HUP "$CTL_NETFLOWD_PID"
-    ctl_wait_until 5 "SIGHUP reload $1" reloaded "$1" "$2" ||
-        ctl_error "SIGHUP $1: expected a log line with '$2', got: $(grep SIGHUP "$CTL_WORK/netflowd.err" | tail -1)"
-    ctl_log "SIGHUP $1 at $(elapsed): $(grep 'SIGHUP: configuration' "$CTL_WORK/netflowd.err" | sed -n "${1}p")"
+    nsh_wait_until 5 "SIGHUP reload $1" reloaded "$1" "$2" ||
+        ctl_error "SIGHUP $1: expected a log line with '$2', got: $(grep SIGHUP "$NSH_WORK/netflowd.err" | tail -1)"
+    ctl_log "SIGHUP $1 at $(elapsed): $(grep 'SIGHUP: configuration' "$NSH_WORK/netflowd.err" | sed -n "${1}p")"
 }
 # The file does not mention hashsize: netflowd may also reset the hashsize set at run time to
 # the file's (default) value, and then says so.
@@ -101,8 +101,8 @@ kill -0 "$TRAFFIC_PID" 2>/dev/null || ctl_fail "the traffic ended before the cha
 sleep 1.5
 touch "$STOP"
 wait "$TRAFFIC_PID" || ctl_fail "the traffic generator failed"
-ctl_forget "$TRAFFIC_PID"
-TOTAL=$(python3 -c 'import json,sys; print(sum(json.loads(l)["packets"] for l in open(sys.argv[1])))' "$CTL_WORK/flows.jsonl")
+nsh_forget "$TRAFFIC_PID"
+TOTAL=$(python3 -c 'import json,sys; print(sum(json.loads(l)["packets"] for l in open(sys.argv[1])))' "$NSH_WORK/flows.jsonl")
 ctl_log "traffic done at $(elapsed): $TOTAL datagrams in $FLOWS flows"
 # Settled: every flow expired (inactive 1 s) and its record sent.
 settled() {
@@ -110,36 +110,36 @@ settled() {
         "$(jnow 'j["export"]["records"]')" && $(jnow '(j["flows_active"], j["metered_packets"])') == "(0, $TOTAL)" ]]
 }
 SETTLED=--settled
-if ! ctl_wait_until 10 "every flow to be exported" settled; then
+if ! nsh_wait_until 10 "every flow to be exported" settled; then
     SETTLED=""
     ctl_error "10 s after the traffic: stat --json (flows_active, metered_packets) $(jnow '(j["flows_active"], j["metered_packets"])'), export.records $(jnow 'j["export"]["records"]') but only $(nfctl stat --snmp | awk '$1 == "outFlows" || $1 == "lostFlows" { n += $2 } END { print n + 0 }') (stat --snmp outFlows + lostFlows) sent or lost: records wait in an unsent datagram"
 fi
-nfctl_ok stat >"$CTL_WORK/stat.txt"
-nfctl_ok stat --json >"$CTL_WORK/stat.json"
-nfctl_ok stat --snmp >"$CTL_WORK/stat.snmp"
-grep -E '^(Accounting|Export|source0):' "$CTL_WORK/stat.txt" >&2
-ctl_check stat --text "$CTL_WORK/stat.txt" --json "$CTL_WORK/stat.json" --snmp "$CTL_WORK/stat.snmp" $SETTLED ||
+nfctl_ok stat >"$NSH_WORK/stat.txt"
+nfctl_ok stat --json >"$NSH_WORK/stat.json"
+nfctl_ok stat --snmp >"$NSH_WORK/stat.snmp"
+grep -E '^(Accounting|Export|source0):' "$NSH_WORK/stat.txt" >&2
+ctl_check stat --text "$NSH_WORK/stat.txt" --json "$NSH_WORK/stat.json" --snmp "$NSH_WORK/stat.snmp" $SETTLED ||
     ctl_error "the stat views disagree or do not add up"
 grep -qE "^Accounting: observed $TOTAL = metered $TOTAL \+ dropped 0 \(not IP 0, malformed 0, maxflows 0, queue 0\) \+ own export 0( \+ [a-z ]+ 0)*$" \
-    "$CTL_WORK/stat.txt" || ctl_error "Accounting: expected $TOTAL observed and metered, nothing dropped"
-grep -qE "^source0: .*kernel drops 0, queue drops 0, own export 0\b" "$CTL_WORK/stat.txt" ||
-    ctl_error "drops: $(grep '^source0' "$CTL_WORK/stat.txt")"
-grep -qE "Traffic lost 0 pkts, 0 Kbytes, 0 flows\.$" "$CTL_WORK/stat.txt" || ctl_error "$(grep '^Export' "$CTL_WORK/stat.txt")"
+    "$NSH_WORK/stat.txt" || ctl_error "Accounting: expected $TOTAL observed and metered, nothing dropped"
+grep -qE "^source0: .*kernel drops 0, queue drops 0, own export 0\b" "$NSH_WORK/stat.txt" ||
+    ctl_error "drops: $(grep '^source0' "$NSH_WORK/stat.txt")"
+grep -qE "Traffic lost 0 pkts, 0 Kbytes, 0 flows\.$" "$NSH_WORK/stat.txt" || ctl_error "$(grep '^Export' "$NSH_WORK/stat.txt")"
 
 ctl_stop_netflowd
 ctl_stop_capture_r0 "$DPORT"
 ctl_stop_nfcapd nf "$PORT"
-summary() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$CTL_WORK/summary"; }
+summary() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$NSH_WORK/summary"; }
 for k in packets metered; do
     [[ $(summary $k) == "$TOTAL" ]] || ctl_error "summary $k=$(summary $k), expected $TOTAL"
 done
 for k in dropped source_drops queue_drops lost_datagrams lost_flows send_errors; do
     [[ $(summary $k) == 0 ]] || ctl_error "summary $k=$(summary $k), expected 0"
 done
-ctl_nfdump nf >"$CTL_WORK/nf.nfdump"
-records=$(wc -l <"$CTL_WORK/nf.nfdump")
+ctl_nfdump nf >"$NSH_WORK/nf.nfdump"
+records=$(wc -l <"$NSH_WORK/nf.nfdump")
 [[ $(summary records) == "$records" ]] || ctl_error "summary records=$(summary records), nfcapd stored $records"
-ctl_check totals --nfdump "$CTL_WORK/nf.nfdump" --expect "$CTL_WORK/flows.jsonl" --capture-counts "$CTL_WORK/r0.counts" ||
+ctl_check totals --nfdump "$NSH_WORK/nf.nfdump" --expect "$NSH_WORK/flows.jsonl" --capture-counts "$NSH_WORK/r0.counts" ||
     ctl_error "the collector's per-flow totals differ from the generator's / the capture's"
 # The timeouts the SIGHUPs set split the flows (1800/300 would have given one record each).
 ((records >= 2 * FLOWS)) || ctl_error "$records records for $FLOWS flows: the reloaded active timeout did not split them"

@@ -33,8 +33,8 @@ nfctl_ok set flush=1 >/dev/null
 flushed() {
     [[ $(nfctl stat --snmp | awk '$1 == "outFlows" || $1 == "lostFlows" { n += $2 } END { print n + 0 }') == 4 ]]
 }
-ctl_wait_until 5 "the first batch to be exported" flushed || ctl_error "the flushed flows were not sent"
-mv "$CTL_WORK/flows.jsonl" "$CTL_WORK/flushed.jsonl"
+nsh_wait_until 5 "the first batch to be exported" flushed || ctl_error "the flushed flows were not sent"
+mv "$NSH_WORK/flows.jsonl" "$NSH_WORK/flushed.jsonl"
 
 # The live flows: different counts and sizes, and a ping.
 ctl_udp --sport 31000 --dport 5001 --flows 3 --count 2 --size 100
@@ -49,24 +49,24 @@ strip_uptime() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j.
 quiet=0
 for attempt in 1 2 3 4 5; do
     sleep 0.3
-    nfctl_ok stat --json >"$CTL_WORK/before.json"
-    nfctl_ok stat >"$CTL_WORK/stat.txt"
-    nfctl_ok stat --json >"$CTL_WORK/stat.json"
-    nfctl_ok stat --snmp >"$CTL_WORK/stat.snmp"
-    nfctl_ok stat --json >"$CTL_WORK/after.json"
-    if [[ $(strip_uptime "$CTL_WORK/before.json") == "$(strip_uptime "$CTL_WORK/after.json")" ]]; then
+    nfctl_ok stat --json >"$NSH_WORK/before.json"
+    nfctl_ok stat >"$NSH_WORK/stat.txt"
+    nfctl_ok stat --json >"$NSH_WORK/stat.json"
+    nfctl_ok stat --snmp >"$NSH_WORK/stat.snmp"
+    nfctl_ok stat --json >"$NSH_WORK/after.json"
+    if [[ $(strip_uptime "$NSH_WORK/before.json") == "$(strip_uptime "$NSH_WORK/after.json")" ]]; then
         quiet=1
         break
     fi
     ctl_log "statistics still changing (attempt $attempt)"
 done
 ((quiet)) || ctl_fail "the statistics never stood still with no traffic running"
-cat "$CTL_WORK/stat.txt" >&2
-ctl_check stat --text "$CTL_WORK/stat.txt" --json "$CTL_WORK/stat.json" --snmp "$CTL_WORK/stat.snmp" --settled ||
+cat "$NSH_WORK/stat.txt" >&2
+ctl_check stat --text "$NSH_WORK/stat.txt" --json "$NSH_WORK/stat.json" --snmp "$NSH_WORK/stat.snmp" --settled ||
     ctl_error "the stat views disagree or do not add up"
 
 # The numbers are the traffic's.
-python3 - "$CTL_WORK/stat.json" $((12 + LIVE_PACKETS)) "$PORT" "$DEAD" <<'EOF' || ctl_error "stat --json does not match the traffic"
+python3 - "$NSH_WORK/stat.json" $((12 + LIVE_PACKETS)) "$PORT" "$DEAD" <<'EOF' || ctl_error "stat --json does not match the traffic"
 import json, sys
 j = json.load(open(sys.argv[1]))
 total, port, dead = int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -94,11 +94,11 @@ sys.exit(1 if bad else 0)
 EOF
 
 # The flow dump.
-nfctl_ok flows --json >"$CTL_WORK/flows.json"
-ctl_check flows --flows-json "$CTL_WORK/flows.json" --expect "$CTL_WORK/flows.jsonl" --ping "$C4,$R4,3" ||
+nfctl_ok flows --json >"$NSH_WORK/flows.json"
+ctl_check flows --flows-json "$NSH_WORK/flows.json" --expect "$NSH_WORK/flows.jsonl" --ping "$C4,$R4,3" ||
     ctl_error "flows --json does not list the live flows"
-nfctl_ok flows >"$CTL_WORK/flows.txt"
-python3 - "$CTL_WORK/flows.txt" "$CTL_WORK/flows.json" <<'EOF' || ctl_error "flows (text) and flows --json differ"
+nfctl_ok flows >"$NSH_WORK/flows.txt"
+python3 - "$NSH_WORK/flows.txt" "$NSH_WORK/flows.json" <<'EOF' || ctl_error "flows (text) and flows --json differ"
 import json, sys
 text = {}
 for line in open(sys.argv[1]):

@@ -33,12 +33,12 @@ lab_stop_collector afpacket "$PORT_AF"
 lab_stop_collector nflog "$PORT_NFLOG"
 rc=0
 lab_check check afpacket afpacket afpacket "$PORT_AF" --source afpacket:r0 --protocol 10 --direction \
-    --records-per-flow --save-exported "$LAB_WORK/afpacket.exported.json" || rc=1
+    --records-per-flow --save-exported "$NSH_WORK/afpacket.exported.json" || rc=1
 lab_check check afpacket-nflog nflog nflog "$PORT_NFLOG" --source nflog --protocol 10 --direction \
-    --records-per-flow --save-exported "$LAB_WORK/nflog.exported.json" || rc=1
+    --records-per-flow --save-exported "$NSH_WORK/nflog.exported.json" || rc=1
 lab_log "checking afpacket vs nflog"
-lab_run python3 "$LAB_DIR/labflows.py" same-flows --label afpacket-vs-nflog --topology "$LAB_WORK/topology.json" \
-    --flows "$LAB_WORK/flows.jsonl" --select forwarded \
-    --first "$LAB_WORK/afpacket.exported.json" --first-name AF_PACKET \
-    --second "$LAB_WORK/nflog.exported.json" --second-name NFLOG || rc=1
+nsh_run python3 "$LAB_DIR/labflows.py" same-flows --label afpacket-vs-nflog --topology "$NSH_WORK/topology.json" \
+    --flows "$NSH_WORK/flows.jsonl" --select forwarded \
+    --first "$NSH_WORK/afpacket.exported.json" --first-name AF_PACKET \
+    --second "$NSH_WORK/nflog.exported.json" --second-name NFLOG || rc=1
 exit "$rc"

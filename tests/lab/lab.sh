@@ -26,23 +26,20 @@
 # Environment: NETFLOWD_LAB_KEEP=1 keeps the scratch directory (not the namespaces).
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PATH=$PATH:/usr/sbin:/sbin # ip, iptables, nft, sysctl when run by a non-login shell
-LAB_ID=$$
-LAB_PREFIX="nflab-$LAB_ID"
-NS_CLIENT="$LAB_PREFIX-client"
-NS_ROUTER="$LAB_PREFIX-router"
-NS_SERVER="$LAB_PREFIX-server"
-LAB_NAMESPACES=()
-LAB_RESTORE_SYSCTLS=() # KEY=VALUE, restored in the host namespace by lab_cleanup
-LAB_PIDS=()
-LAB_WORK=""
-LAB_DEADLINE=${LAB_DEADLINE:-270} # seconds; below ctest's TIMEOUT 300 so the trap still runs
+NSH_NAME=lab NSH_FAMILY=nflab NSH_ROLES="client|router|server"
+NSH_DEADLINE=${LAB_DEADLINE:-270} # seconds; below ctest's TIMEOUT 300 so the trap still runs
+NSH_KEEP=${NETFLOWD_LAB_KEEP:-0}
+# shellcheck source=../netns_lib.sh
+source "$LAB_DIR/../netns_lib.sh"
+NS_CLIENT="$NSH_PREFIX-client"
+NS_ROUTER="$NSH_PREFIX-router"
+NS_SERVER="$NSH_PREFIX-server"
 
 # Addresses (inside the namespaces only).
 C4=10.77.1.2 R4C=10.77.1.1 R4S=10.77.2.1 S4=10.77.2.2
 C6=fd00:77:1::2 R6C=fd00:77:1::1 R6S=fd00:77:2::1 S6=fd00:77:2::2
 
-lab_log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*" >&2; }
+lab_log() { nsh_log "$@"; }
 lab_fail() {
     echo "FAIL: $*" >&2
     exit 1
@@ -52,111 +49,11 @@ in_client() { ip netns exec "$NS_CLIENT" "$@"; }
 in_router() { ip netns exec "$NS_ROUTER" "$@"; }
 in_server() { ip netns exec "$NS_SERVER" "$@"; }
 
-# Children first: tshark runs dumpcap, which must not outlive it.
-lab_kill_tree() {
-    local sig=$1 pid=$2 child
-    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
-        lab_kill_tree "$sig" "$child"
-    done
-    kill "-$sig" "$pid" 2>/dev/null || true
-}
+lab_require() { nsh_require_root_and_tools ip ping ss tshark nfcapd nfdump python3 "$@"; }
+lab_init() { nsh_init lab; }
 
-lab_forget() {
-    local keep=() pid
-    for pid in "${LAB_PIDS[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
-    LAB_PIDS=("${keep[@]}")
-}
-
-# Stops and deletes one namespace: its processes (ours by construction) first.
-lab_remove_namespace() {
-    local ns=$1 pid
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null || true; done
-    for _ in $(seq 30); do
-        [[ -z $(ip netns pids "$ns" 2>/dev/null) ]] && break
-        sleep 0.1
-    done
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-    ip netns del "$ns" 2>/dev/null || true
-}
-
-lab_cleanup() {
-    local rc=$? pid ns kv
-    trap - EXIT INT TERM
-    for pid in "${LAB_PIDS[@]}"; do lab_kill_tree TERM "$pid"; done
-    for pid in "${LAB_PIDS[@]}"; do
-        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        lab_kill_tree KILL "$pid"
-        wait "$pid" 2>/dev/null || true
-    done
-    for ns in "${LAB_NAMESPACES[@]}"; do lab_remove_namespace "$ns"; done
-    # Host sysctls a test had to change (only where they are not per network namespace).
-    for kv in "${LAB_RESTORE_SYSCTLS[@]}"; do sysctl -qw "$kv" || true; done
-    if [[ -n $LAB_WORK ]]; then
-        if [[ ${NETFLOWD_LAB_KEEP:-0} == 1 || $rc != 0 && ${NETFLOWD_LAB_KEEP:-0} == fail ]]; then
-            lab_log "kept $LAB_WORK"
-        else
-            rm -rf "$LAB_WORK"
-        fi
-    fi
-    exit "$rc"
-}
-
-# Removes namespaces of earlier runs killed without a chance to clean up.
-lab_sweep_stale() {
-    local ns owner
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^nflab-[0-9]+-(client|router|server)$' || true); do
-        owner=${ns#nflab-}
-        owner=${owner%%-*}
-        if ! kill -0 "$owner" 2>/dev/null; then
-            lab_log "removing stale namespace $ns (its test process $owner is gone)"
-            lab_remove_namespace "$ns"
-        fi
-    done
-}
-
-# Exit status 77 = skipped for ctest (SKIP_RETURN_CODE).
-lab_require() {
-    local tool
-    if [[ $(id -u) != 0 ]]; then
-        echo "SKIP: the lab needs root (network namespaces)" >&2
-        exit 77
-    fi
-    for tool in ip ping ss tshark nfcapd nfdump python3 "$@"; do
-        command -v "$tool" >/dev/null || { echo "SKIP: missing tool: $tool" >&2; exit 77; }
-    done
-}
-
-lab_init() {
-    LAB_WORK=$(mktemp -d "${TMPDIR:-/tmp}/netflowd-lab.XXXXXX")
-    trap lab_cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-    # Watchdog: a wedged step must not run into ctest's timeout (SIGKILL, no cleanup).
-    (
-        sleep "$LAB_DEADLINE"
-        echo "lab: deadline of $LAB_DEADLINE s reached, aborting" >&2
-        kill -TERM "$LAB_ID"
-    ) &
-    LAB_PIDS+=("$!")
-    lab_sweep_stale
-    lab_log "scratch directory $LAB_WORK, namespaces $LAB_PREFIX-*"
-}
-
-# Runs a command as a tracked background job and waits for it, so that a
-# signal interrupts the wait (bash runs traps only between commands) and the
-# cleanup stops the command too. Returns the command's status.
-lab_run() {
-    local pid rc=0
-    "$@" &
-    pid=$!
-    LAB_PIDS+=("$pid")
-    wait "$pid" || rc=$?
-    lab_forget "$pid"
-    return "$rc"
-}
-
-# lab_bg NS COMMAND...: a tracked background command in namespace NS (client,
-# router, server); its pid (the command's own: ip netns exec execs it) in LAB_LAST_PID.
+# lab_bg ROLE COMMAND...: a tracked background command in namespace ROLE (client, router,
+# server); its pid in NSH_LAST_PID.
 lab_bg() {
     local ns
     case $1 in
@@ -166,20 +63,7 @@ lab_bg() {
         *) lab_fail "lab_bg: unknown namespace $1" ;;
     esac
     shift
-    ip netns exec "$ns" "$@" &
-    LAB_LAST_PID=$!
-    LAB_PIDS+=("$LAB_LAST_PID")
-}
-
-lab_wait_until() { # TIMEOUT_SECONDS DESCRIPTION COMMAND...
-    local limit=$(($1 * 10)) what=$2
-    shift 2
-    for _ in $(seq "$limit"); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    echo "timed out waiting for $what" >&2
-    return 1
+    nsh_bg_in "$ns" "$@"
 }
 
 lab_mac() { # NAMESPACE DEVICE
@@ -189,9 +73,7 @@ lab_mac() { # NAMESPACE DEVICE
 lab_setup() {
     local ns
     for ns in "$NS_CLIENT" "$NS_ROUTER" "$NS_SERVER"; do
-        ip netns add "$ns"
-        LAB_NAMESPACES+=("$ns")
-        ip -n "$ns" link set lo up
+        nsh_add_namespace "$ns"
         # Before the veths exist, so they inherit it: no duplicate address
         # detection (addresses usable at once), no router solicitations.
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 \
@@ -240,9 +122,9 @@ lab_setup() {
         lab_fail "lab network: no connectivity"
     fi
 
-    python3 "$LAB_DIR/labflows.py" topology --router-ns "$NS_ROUTER" >"$LAB_WORK/topology.json" ||
+    python3 "$LAB_DIR/labflows.py" topology --router-ns "$NS_ROUTER" >"$NSH_WORK/topology.json" ||
         lab_fail "lab network: topology"
-    lab_log "lab up: router $(python3 "$LAB_DIR/labflows.py" topology --summary "$LAB_WORK/topology.json")"
+    lab_log "lab up: router $(python3 "$LAB_DIR/labflows.py" topology --summary "$NSH_WORK/topology.json")"
 }
 
 # The bridge variant (lab.physdev): the middle namespace ($NS_ROUTER, so every helper and
@@ -254,7 +136,7 @@ lab_setup() {
 # br_netfilter (bridge-nf-call-ip(6)tables=1) makes iptables FORWARD see bridged packets
 # with in = out = br0 and the ports as physdev. The sysctls are per network namespace
 # (kernel >= 5.3): they are set inside the bridge namespace only; on a kernel where they
-# are global the host value is restored by lab_cleanup.
+# are global the host value is restored by nsh_cleanup.
 lab_bridge_sysctls() {
     local key host_before host_after
     [[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]] ||
@@ -265,7 +147,7 @@ lab_bridge_sysctls() {
         [[ $(in_router sysctl -n "$key") == 1 ]] || lab_fail "$key is not 1 in the bridge namespace"
         host_after=$(sysctl -n "$key")
         if [[ $host_after != "$host_before" ]]; then
-            LAB_RESTORE_SYSCTLS+=("$key=$host_before")
+            NSH_RESTORE_SYSCTLS+=("$key=$host_before")
             lab_log "$key is global on this kernel: host value $host_before restored at exit"
         fi
     done
@@ -275,9 +157,7 @@ lab_setup_bridge() {
     local ns
     S4=10.77.1.3 S6=fd00:77:1::3 R4S=$R4C R6S=$R6C
     for ns in "$NS_CLIENT" "$NS_ROUTER" "$NS_SERVER"; do
-        ip netns add "$ns"
-        LAB_NAMESPACES+=("$ns")
-        ip -n "$ns" link set lo up
+        nsh_add_namespace "$ns"
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 \
             net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.accept_ra=0
     done
@@ -324,13 +204,13 @@ lab_setup_bridge() {
         in_client ping -q -c 1 -W 2 "$R4C" && in_server ping -q -c 1 -W 2 "$R4C"; } >/dev/null; then
         lab_fail "lab network (bridge): no connectivity"
     fi
-    python3 "$LAB_DIR/labflows.py" topology --router-ns "$NS_ROUTER" >"$LAB_WORK/topology.json" ||
+    python3 "$LAB_DIR/labflows.py" topology --router-ns "$NS_ROUTER" >"$NSH_WORK/topology.json" ||
         lab_fail "lab network: topology"
     # The MACs behind each port: a frame captured on b0 is received there when it comes from c0.
     # shellcheck disable=SC2034 # for the caller (labflows.py physdev)
     LAB_PEER_MACS=(--peer-mac "b0=$mac_c0" --peer-mac "b1=$mac_s0")
     LAB_CAPTURE_IFACES="b0 b1 lo"
-    lab_log "lab up (bridge): $(python3 "$LAB_DIR/labflows.py" topology --summary "$LAB_WORK/topology.json")," \
+    lab_log "lab up (bridge): $(python3 "$LAB_DIR/labflows.py" topology --summary "$NSH_WORK/topology.json")," \
         "c0 $mac_c0, s0 $mac_s0"
 }
 
@@ -343,7 +223,7 @@ lab_setup_bridge() {
 LAB_PROBE_PORT=9
 
 lab_probe_seen() { # LEN
-    grep -qE "[^0-9]$LAB_PROBE_PORT Len=$1\b" "$LAB_WORK/capture.out"
+    grep -qE "[^0-9]$LAB_PROBE_PORT Len=$1\b" "$NSH_WORK/capture.out"
 }
 
 # Sends one marker over each of lo, r0 and r1 (payload lengths BASE+0/1/2)
@@ -371,22 +251,22 @@ lab_start_capture() {
     for iface in $LAB_CAPTURE_IFACES; do args+=(-i "$iface"); done
     # -B 64 before the first -i: a 64 MiB buffer for every interface (after an -i it would
     # apply to that one only); dumpcap must not drop during bursts.
-    lab_bg router tshark -n -l -P -B 64 "${args[@]}" -w "$LAB_WORK/capture.pcapng" \
-        >"$LAB_WORK/capture.out" 2>"$LAB_WORK/capture.log"
-    LAB_CAPTURE_PID=$LAB_LAST_PID
-    lab_wait_until 30 "tshark capture start" grep -q 'Capturing on' "$LAB_WORK/capture.log" ||
-        { cat "$LAB_WORK/capture.log" >&2; return 1; }
-    lab_probe 30 || { cat "$LAB_WORK/capture.log" >&2; return 1; }
+    lab_bg router tshark -n -l -P -B 64 "${args[@]}" -w "$NSH_WORK/capture.pcapng" \
+        >"$NSH_WORK/capture.out" 2>"$NSH_WORK/capture.log"
+    LAB_CAPTURE_PID=$NSH_LAST_PID
+    nsh_wait_until 30 "tshark capture start" grep -q 'Capturing on' "$NSH_WORK/capture.log" ||
+        { cat "$NSH_WORK/capture.log" >&2; return 1; }
+    lab_probe 30 || { cat "$NSH_WORK/capture.log" >&2; return 1; }
 }
 
 lab_stop_capture() {
     lab_probe 40 || true
     kill -TERM "$LAB_CAPTURE_PID" 2>/dev/null || true
     wait "$LAB_CAPTURE_PID" || lab_log "tshark exited with $?"
-    lab_forget "$LAB_CAPTURE_PID"
+    nsh_forget "$LAB_CAPTURE_PID"
     # tshark reports "N packets dropped from IFACE" when the kernel dropped some: then the
     # ground truth is incomplete (an overloaded machine), not netflowd wrong.
-    if grep -E '[1-9][0-9]* packets? dropped' "$LAB_WORK/capture.log" >&2; then
+    if grep -E '[1-9][0-9]* packets? dropped' "$NSH_WORK/capture.log" >&2; then
         lab_log "WARNING: the ground-truth capture dropped packets (machine overloaded?)"
         # labflows.py then reports capture-vs-generator differences as a warning, not a
         # failure: the generators' own counts stay the truth for UDP and ICMP flows.
@@ -396,28 +276,23 @@ lab_stop_capture() {
 
 # --------------------------------------------------------------- collectors
 # nfcapd in the router on 127.0.0.1:PORT writing into WORK/NAME.flows.
-lab_udp_queue() { # PORT: receive queue of the socket bound to 127.0.0.1:PORT in the router
-    in_router ss -Hlun "sport = :$1" 2>/dev/null | awk -v want="127.0.0.1:$1" '$4 == want { print $2 }'
-}
-lab_bound() { [[ -n $(lab_udp_queue "$1") ]]; }
-lab_drained() { [[ $(lab_udp_queue "$1") == 0 ]]; }
 
 declare -A LAB_COLLECTOR_PID
 lab_start_collector() { # NAME PORT
     local name=$1 port=$2
-    mkdir -p "$LAB_WORK/$name.flows"
-    lab_bg router nfcapd -w "$LAB_WORK/$name.flows" -b 127.0.0.1 -p "$port" -B 8388608 -t 3600 -I "$name" \
-        >"$LAB_WORK/$name.nfcapd.log" 2>&1
-    LAB_COLLECTOR_PID[$name]=$LAB_LAST_PID
-    lab_wait_until 10 "nfcapd on 127.0.0.1:$port" lab_bound "$port" || { cat "$LAB_WORK/$name.nfcapd.log" >&2; return 1; }
+    mkdir -p "$NSH_WORK/$name.flows"
+    lab_bg router nfcapd -w "$NSH_WORK/$name.flows" -b 127.0.0.1 -p "$port" -B 8388608 -t 3600 -I "$name" \
+        >"$NSH_WORK/$name.nfcapd.log" 2>&1
+    LAB_COLLECTOR_PID[$name]=$NSH_LAST_PID
+    nsh_wait_until 10 "nfcapd on 127.0.0.1:$port" nsh_bound "$port" || { cat "$NSH_WORK/$name.nfcapd.log" >&2; return 1; }
 }
 
 lab_stop_collector() { # NAME PORT
     local name=$1 port=$2 pid=${LAB_COLLECTOR_PID[$1]}
-    lab_wait_until 30 "nfcapd $name to drain its socket" lab_drained "$port" || true
+    nsh_wait_until 30 "nfcapd $name to drain its socket" nsh_drained "$port" || true
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" || lab_log "nfcapd $name exited with $?"
-    lab_forget "$pid"
+    nsh_forget "$pid"
 }
 
 # ----------------------------------------------------------------- netflowd
@@ -428,12 +303,12 @@ declare -A LAB_NETFLOWD_PID
 # configuration file instead of /etc/netflowd.conf -- for binaries that have these options.
 lab_netflowd_isolation() { # NAME -> LAB_ISOLATION (array)
     LAB_ISOLATION=()
-    : >"$LAB_WORK/empty.conf"
-    if "$NETFLOWD" --control "$LAB_WORK/probe.sock" --version >/dev/null 2>&1; then
-        LAB_ISOLATION+=(--control "$LAB_WORK/$1.sock")
+    : >"$NSH_WORK/empty.conf"
+    if "$NETFLOWD" --control "$NSH_WORK/probe.sock" --version >/dev/null 2>&1; then
+        LAB_ISOLATION+=(--control "$NSH_WORK/$1.sock")
     fi
-    if "$NETFLOWD" --config "$LAB_WORK/empty.conf" --version >/dev/null 2>&1; then
-        LAB_ISOLATION+=(--config "$LAB_WORK/empty.conf")
+    if "$NETFLOWD" --config "$NSH_WORK/empty.conf" --version >/dev/null 2>&1; then
+        LAB_ISOLATION+=(--config "$NSH_WORK/empty.conf")
     fi
 }
 
@@ -442,11 +317,11 @@ lab_start_netflowd() {
     shift
     lab_netflowd_isolation "$name"
     lab_log "netflowd[$name]: ${LAB_ISOLATION[*]} $*"
-    lab_bg router "$NETFLOWD" "${LAB_ISOLATION[@]}" "$@" 2>"$LAB_WORK/$name.err"
-    LAB_NETFLOWD_PID[$name]=$LAB_LAST_PID
+    lab_bg router "$NETFLOWD" "${LAB_ISOLATION[@]}" "$@" 2>"$NSH_WORK/$name.err"
+    LAB_NETFLOWD_PID[$name]=$NSH_LAST_PID
     # "started:" is logged once every source is bound (NFLOG group, AF_PACKET ring).
-    if ! lab_wait_until 20 "netflowd $name to start" grep -q 'started:' "$LAB_WORK/$name.err"; then
-        cat "$LAB_WORK/$name.err" >&2
+    if ! nsh_wait_until 20 "netflowd $name to start" grep -q 'started:' "$NSH_WORK/$name.err"; then
+        cat "$NSH_WORK/$name.err" >&2
         return 1
     fi
 }
@@ -464,17 +339,17 @@ lab_stop_netflowd() { # NAME
     LAB_STOP_SECONDS=$(( ($(date +%s%N) - t0) / 1000000 ))
     LAB_STOP_SECONDS=$((LAB_STOP_SECONDS / 1000)).$(printf '%03d' $((LAB_STOP_SECONDS % 1000)))
     if kill -0 "$pid" 2>/dev/null; then
-        lab_kill_tree KILL "$pid"
+        nsh_kill_tree KILL "$pid"
         wait "$pid" 2>/dev/null || true
-        lab_forget "$pid"
-        cat "$LAB_WORK/$name.err" >&2
+        nsh_forget "$pid"
+        cat "$NSH_WORK/$name.err" >&2
         lab_fail "netflowd $name did not exit within 30 s of SIGTERM"
     fi
     wait "$pid" || rc=$?
-    lab_forget "$pid"
-    grep -E '^netflowd: (summary|[0-9]+ packets read)' "$LAB_WORK/$name.err" >&2 || true
-    [[ $rc == 0 ]] || { cat "$LAB_WORK/$name.err" >&2; lab_fail "netflowd $name exited with status $rc"; }
-    grep -q '^netflowd: summary ' "$LAB_WORK/$name.err" || lab_fail "netflowd $name printed no summary line"
+    nsh_forget "$pid"
+    grep -E '^netflowd: (summary|[0-9]+ packets read)' "$NSH_WORK/$name.err" >&2 || true
+    [[ $rc == 0 ]] || { cat "$NSH_WORK/$name.err" >&2; lab_fail "netflowd $name exited with status $rc"; }
+    grep -q '^netflowd: summary ' "$NSH_WORK/$name.err" || lab_fail "netflowd $name printed no summary line"
 }
 
 # ------------------------------------------------------------------ traffic
@@ -483,21 +358,21 @@ lab_stop_netflowd() { # NAME
 lab_traffic() { # NS-FUNCTION labtraffic.py ARGS...
     local where=$1
     shift
-    lab_run "$where" python3 "$LAB_DIR/labtraffic.py" "$@" >>"$LAB_WORK/flows.jsonl" ||
+    nsh_run "$where" python3 "$LAB_DIR/labtraffic.py" "$@" >>"$NSH_WORK/flows.jsonl" ||
         lab_fail "traffic generator failed: $where $*"
 }
 
 # Sinks: UDP ports that receive and discard (no ICMP port unreachable noise)
 # and TCP servers that answer with the number of bytes the client asks for.
 lab_start_sinks() {
-    lab_bg server python3 "$LAB_DIR/labtraffic.py" sink --ready "$LAB_WORK/sink.server" \
+    lab_bg server python3 "$LAB_DIR/labtraffic.py" sink --ready "$NSH_WORK/sink.server" \
         --udp "$S4,5001" --udp "$S6,5001" --tcp "$S4,6001" --tcp "$S6,6001"
-    lab_bg client python3 "$LAB_DIR/labtraffic.py" sink --ready "$LAB_WORK/sink.client" \
+    lab_bg client python3 "$LAB_DIR/labtraffic.py" sink --ready "$NSH_WORK/sink.client" \
         --udp "$C4,40002" --udp "$C6,40002" --udp "$C4,40004" --udp "$C6,40004"
-    lab_bg router python3 "$LAB_DIR/labtraffic.py" sink --ready "$LAB_WORK/sink.router" \
+    lab_bg router python3 "$LAB_DIR/labtraffic.py" sink --ready "$NSH_WORK/sink.router" \
         --udp "$R4C,5003" --udp "$R6C,5003" --udp "0.0.0.0,$LAB_PROBE_PORT" --tcp "$R4C,6002" --tcp "$R6C,6002"
-    lab_wait_until 10 "traffic sinks" test -e "$LAB_WORK/sink.server" -a -e "$LAB_WORK/sink.client" \
-        -a -e "$LAB_WORK/sink.router"
+    nsh_wait_until 10 "traffic sinks" test -e "$NSH_WORK/sink.server" -a -e "$NSH_WORK/sink.client" \
+        -a -e "$NSH_WORK/sink.router"
 }
 
 # The standard mix, for IPv4 and IPv6 (F = forwarded, I = to the router, O = from it):
@@ -535,9 +410,9 @@ lab_check() {
     local sub=$1 label=$2 nf=$3 coll=$4 port=$5
     shift 5
     lab_log "checking $label"
-    lab_run python3 "$LAB_DIR/labflows.py" "$sub" --label "$label" --topology "$LAB_WORK/topology.json" \
-        --capture "$LAB_WORK/capture.pcapng" --flows "$LAB_WORK/flows.jsonl" --flows-dir "$LAB_WORK/$coll.flows" \
-        --nfcapd-log "$LAB_WORK/$coll.nfcapd.log" --netflowd-err "$LAB_WORK/$nf.err" --port "$port" "$@"
+    nsh_run python3 "$LAB_DIR/labflows.py" "$sub" --label "$label" --topology "$NSH_WORK/topology.json" \
+        --capture "$NSH_WORK/capture.pcapng" --flows "$NSH_WORK/flows.jsonl" --flows-dir "$NSH_WORK/$coll.flows" \
+        --nfcapd-log "$NSH_WORK/$coll.nfcapd.log" --netflowd-err "$NSH_WORK/$nf.err" --port "$port" "$@"
 }
 
 # NFLOG rules for group G in the router: INPUT, OUTPUT, FORWARD, IPv4 and IPv6, never

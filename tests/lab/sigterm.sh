@@ -24,17 +24,17 @@ lab_start_collector ipfix "$PORT"
 lab_iptables_nflog "$GROUP" FORWARD
 lab_start_netflowd nflog --nflog "$GROUP" "destination=127.0.0.1:$PORT" protocol=10 workers=2 \
     active_timeout=600 inactive_timeout=300
-STOP_FILE="$LAB_WORK/stop-stream"
+STOP_FILE="$NSH_WORK/stop-stream"
 lab_bg client python3 "$LAB_DIR/labtraffic.py" udp --src "$C4" --dst "$S4" --sport 30000 --dport 5001 \
-    --duration 30 --stop-file "$STOP_FILE" --rate 3000 >"$LAB_WORK/flows.jsonl"
-STREAM_PID=$LAB_LAST_PID
+    --duration 30 --stop-file "$STOP_FILE" --rate 3000 >"$NSH_WORK/flows.jsonl"
+STREAM_PID=$NSH_LAST_PID
 sleep 2
 lab_stop_netflowd nflog
 lab_log "SIGTERM at $LAB_STOP_AT, netflowd exited after $LAB_STOP_SECONDS s"
 sleep 0.5
 touch "$STOP_FILE"
 wait "$STREAM_PID" || lab_fail "stream generator failed"
-lab_forget "$STREAM_PID"
+nsh_forget "$STREAM_PID"
 lab_settle
 lab_stop_capture
 lab_stop_collector ipfix "$PORT"
