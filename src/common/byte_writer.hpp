@@ -5,6 +5,7 @@
 // can write a whole record and check once.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -23,19 +24,11 @@ class ByteWriter {
   void put_u8(std::uint8_t v) {
     if (reserve(1)) buf_[pos_++] = v;
   }
-  void put_u16(std::uint16_t v) {
-    if (!reserve(2)) return;
-    buf_[pos_++] = static_cast<std::uint8_t>(v >> 8);
-    buf_[pos_++] = static_cast<std::uint8_t>(v);
-  }
-  void put_u32(std::uint32_t v) {
-    if (!reserve(4)) return;
-    for (int shift = 24; shift >= 0; shift -= 8) buf_[pos_++] = static_cast<std::uint8_t>(v >> shift);
-  }
-  void put_u64(std::uint64_t v) {
-    if (!reserve(8)) return;
-    for (int shift = 56; shift >= 0; shift -= 8) buf_[pos_++] = static_cast<std::uint8_t>(v >> shift);
-  }
+  // Network byte order: one byte swap and one store each (the wire is big-endian, hosts
+  // that run this are little-endian; std::endian::native keeps a big-endian host right).
+  void put_u16(std::uint16_t v) { put_be(v); }
+  void put_u32(std::uint32_t v) { put_be(v); }
+  void put_u64(std::uint64_t v) { put_be(v); }
   void put_bytes(std::span<const std::uint8_t> bytes) {
     if (!reserve(bytes.size())) return;
     std::memcpy(buf_.data() + pos_, bytes.data(), bytes.size());
@@ -57,6 +50,18 @@ class ByteWriter {
   }
 
  private:
+  static std::uint16_t swap_bytes(std::uint16_t v) { return __builtin_bswap16(v); }
+  static std::uint32_t swap_bytes(std::uint32_t v) { return __builtin_bswap32(v); }
+  static std::uint64_t swap_bytes(std::uint64_t v) { return __builtin_bswap64(v); }
+
+  template <typename T>
+  void put_be(T v) {
+    if (!reserve(sizeof v)) return;
+    if constexpr (std::endian::native == std::endian::little) v = swap_bytes(v);
+    std::memcpy(buf_.data() + pos_, &v, sizeof v);
+    pos_ += sizeof v;
+  }
+
   bool reserve(std::size_t n) {
     if (failed_ || n > remaining()) {
       failed_ = true;

@@ -177,7 +177,12 @@ void UdpExporter::failed(std::uint64_t id) {
 
 bool UdpExporter::send_one(Socket& s, std::span<const std::uint8_t> datagram) {
   if (!s.stats.connected && !try_connect(s)) return false;
-  drain_errors(s);
+  // The error queue is read only when the kernel says it has something: an ICMP error on a
+  // connected socket is queued (IP_RECVERR) and also makes the next send() fail once with
+  // ECONNREFUSED and so on. Then the queue is drained (the datagram the error quotes is
+  // counted lost) and this one is sent again. No recvmsg() per datagram otherwise; errors
+  // that come after the last datagram are read by poll_errors() on the export tick.
+  bool drained = false;
   for (int attempt = 0;; ++attempt) {
     const ssize_t n = ::send(s.fd.get(), datagram.data(), datagram.size(), MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(datagram.size())) {
@@ -188,8 +193,13 @@ bool UdpExporter::send_one(Socket& s, std::span<const std::uint8_t> datagram) {
     const int err = n < 0 ? errno : EMSGSIZE;
     if (err == EINTR) continue;
     if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH) {
-      // An ICMP error that arrived between draining and sending: this datagram is not sent.
-      // It is counted from the error queue at the next datagram.
+      if (!drained) {
+        drain_errors(s);
+        drained = true;
+        continue;
+      }
+      // A second error at once (another ICMP error arrived meanwhile): this datagram is not
+      // sent; the error is read at the next one.
       ++s.stats.err_refused;
       return false;
     }
