@@ -17,6 +17,7 @@ PACKAGES=(
   nfdump tshark pmacct                           # independent decoders used by the tests and the demo
   python3 iproute2 procps clang-format           # test scripts, ss, format check
   iptables nftables iputils-ping                 # live-capture lab tests (network namespaces)
+  netsniff-ng                                    # trafgen: traffic generator of the live benchmark (bench/live)
   softflowd valgrind                             # peer benchmark (bench/peers) and its profile
 )
 

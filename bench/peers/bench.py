@@ -725,12 +725,17 @@ class Bench:
                 L.append(f"| offline netflowd ≥ 10× the fastest peer per core, on the mix | netflowd "
                          f"{caps['mix']['packets'] / nf['cpu'] / 1e6:.2f} Mpps per CPU s, fastest peer {fastest} "
                          f"{caps['mix']['packets'] / peers[fastest]['cpu'] / 1e6:.2f} | {verdict} |")
-            t = self.med("mix", "ceiling-touch")
-            if t:
+            # The issue defines the ceiling as a reader that touches every packet header of the
+            # mmapped capture; the read() walk is faster here and is reported as a stricter bar.
+            for ceiling, label in (("ceiling-touch-mmap", "the touch-only ceiling (mmapped capture, as the issue defines it)"),
+                                   ("ceiling-touch", "(stricter: the same walk with 256 KiB read()s)")):
+                t = self.med("mix", ceiling)
+                if not t:
+                    continue
                 frac = t["cpu"] / nf["cpu"]
                 verdict = ("met" if frac >= 0.25 else "missed") + f": {frac * 100:.1f} % vs 25 % " + (
                     "" if frac >= 0.25 else f"(netflowd needs {0.25 / frac:.1f}× less CPU per packet)")
-                L.append(f"| netflowd ≥ 25 % of the touch-only ceiling (mix, per CPU s) | ceiling "
+                L.append(f"| netflowd ≥ 25 % of {label}, mix, per CPU s | ceiling "
                          f"{caps['mix']['packets'] / t['cpu'] / 1e6:.1f} Mpps per CPU s, netflowd "
                          f"{caps['mix']['packets'] / nf['cpu'] / 1e6:.2f} (wall: {t['wall'] / nf['wall'] * 100:.1f} %) | {verdict} |")
         s = self.scale_summary
