@@ -37,6 +37,9 @@ class CaptureSource {
   // For statistics: "file x.pcap", "nflog group 5", "interface eth0".
   virtual std::string name() const = 0;
   virtual const CaptureStats& stats() const = 0;
+  // True when next() has a frame at hand without asking the kernel (the rest of an NFLOG
+  // receive, of a ring block): callers wake their consumers when this turns false.
+  virtual bool has_buffered() const { return false; }
   // Describes the last error after next() returned NextResult::error.
   virtual std::string error() const = 0;
 };

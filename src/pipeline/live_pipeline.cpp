@@ -23,6 +23,7 @@ constexpr TimeUs kScanInterval = 100 * kUsPerMs;
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 constexpr std::size_t kBatch = 256;
 constexpr std::size_t kPrefetchBatch = 16;  // packets a worker hashes and prefetches at once
+constexpr std::size_t kRingEvery = 64;      // a capture thread wakes its workers at least this often
 constexpr auto kDrainTime = std::chrono::milliseconds(250);
 constexpr std::uint64_t kPublishEvery = 4096;  // capture threads publish counters this often
 
@@ -213,6 +214,15 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     // read and metered until the source is empty, for at most kDrainTime: SIGTERM does not
     // lose packets the kernel had already delivered, and traffic that keeps coming cannot hold
     // the shutdown up.
+    std::vector<char> unrung(nworkers, 0);  // workers with packets queued since their last wake-up
+    std::size_t pushed_unrung = 0;
+    auto ring_workers = [&] {
+      for (std::size_t i = 0; i < nworkers; ++i) {
+        if (unrung[i]) workers[i]->bell.ring();
+        unrung[i] = false;
+      }
+      pushed_unrung = 0;
+    };
     bool draining = false;
     std::chrono::steady_clock::time_point drain_deadline{};
     for (;;) {
@@ -221,6 +231,9 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         drain_deadline = std::chrono::steady_clock::now() + kDrainTime;
       }
       if (draining && std::chrono::steady_clock::now() > drain_deadline) break;
+      // Workers are woken once per batch the kernel delivered (an NFLOG receive, a ring
+      // block), not once per packet: before anything that may wait for the kernel.
+      if (pushed_unrung != 0 && !c.source->has_buffered()) ring_workers();
       const NextResult rc = c.source->next(frame);
       if (rc == NextResult::idle) {
         publish();
@@ -254,12 +267,14 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       }
       const std::size_t shard = (key_hash >> 40) % nworkers;
       if (c.to_worker[shard]->push(item)) {
-        workers[shard]->bell.ring();
+        unrung[shard] = true;
+        if (++pushed_unrung >= kRingEvery) ring_workers();
       } else {
         ++n.queue_drops;
         shared.ignore(item.packet.ip_length, item.meta.timestamp);
       }
     }
+    ring_workers();
     publish();
     if (captures_running.fetch_sub(1) == 1) {
       for (auto& w : workers) w->bell.ring();

@@ -32,6 +32,7 @@ class NflogSource final : public CaptureSource {
   LinkType link_type() const override { return LinkType::raw_ip; }
   std::string name() const override { return "nflog group " + std::to_string(group_); }
   const CaptureStats& stats() const override { return stats_; }
+  bool has_buffered() const override { return buf_pos_ < buf_len_; }
   std::string error() const override { return error_; }
   std::uint16_t group() const { return group_; }
   std::uint64_t overruns() const { return overruns_; }
