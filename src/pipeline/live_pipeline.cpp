@@ -22,8 +22,8 @@ namespace {
 constexpr TimeUs kScanInterval = 100 * kUsPerMs;
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 constexpr std::size_t kBatch = 256;
-constexpr std::size_t kPrefetchBatch = 16;  // packets a worker hashes and prefetches at once
-constexpr std::size_t kRingEvery = 64;      // a capture thread wakes its workers at least this often
+constexpr std::size_t kPrefetchBatch = 8;  // packets a worker hashes and prefetches at once
+constexpr std::size_t kRingEvery = 64;     // a capture thread wakes its workers at least this often
 constexpr auto kDrainTime = std::chrono::milliseconds(250);
 constexpr std::uint64_t kPublishEvery = 4096;  // capture threads publish counters this often
 
