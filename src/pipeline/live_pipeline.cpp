@@ -23,7 +23,10 @@ constexpr TimeUs kScanInterval = 100 * kUsPerMs;
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 constexpr std::size_t kBatch = 256;
 constexpr std::size_t kPrefetchBatch = 8;  // packets a worker hashes and prefetches at once
-constexpr std::size_t kRingEvery = 64;     // a capture thread wakes its workers at least this often
+constexpr std::size_t kRingEvery = 64;
+constexpr int kFullQueueWaits = 20;  // a capture thread waits at most 20 x 100 us for a full queue
+constexpr auto kFullQueueWait =
+    std::chrono::microseconds(100);  // a capture thread wakes its workers at least this often
 constexpr auto kDrainTime = std::chrono::milliseconds(250);
 constexpr std::uint64_t kPublishEvery = 4096;  // capture threads publish counters this often
 
@@ -266,7 +269,16 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         continue;
       }
       const std::size_t shard = (key_hash >> 40) % nworkers;
-      if (c.to_worker[shard]->push(item)) {
+      bool queued = c.to_worker[shard]->push(item);
+      // A full queue (the worker is catching up, after a stall or a burst): wake it and wait
+      // a little, so that the backlog stays in the kernel's buffer (which the kernel counts
+      // when it overflows) rather than being dropped here.
+      for (int wait = 0; !queued && wait < kFullQueueWaits; ++wait) {
+        workers[shard]->bell.ring();
+        std::this_thread::sleep_for(kFullQueueWait);
+        queued = c.to_worker[shard]->push(item);
+      }
+      if (queued) {
         unrung[shard] = true;
         if (++pushed_unrung >= kRingEvery) ring_workers();
       } else {
