@@ -22,6 +22,10 @@ struct CapturedFrame {
 struct CaptureStats {
   std::uint64_t frames = 0;        // handed out by next()
   std::uint64_t source_drops = 0;  // lost before netflowd saw them (ring/socket drops)
+  // Times the kernel said at once that it had to drop (NFLOG: the socket overflowed, ENOBUFS;
+  // AF_PACKET: the ring was full and froze). How many packets that cost shows in source_drops,
+  // for NFLOG only with the next packet that arrives (its sequence number).
+  std::uint64_t overruns = 0;
 };
 
 // frame: one frame handed out; idle: nothing arrived within the source's poll interval (live

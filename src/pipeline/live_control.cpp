@@ -34,6 +34,7 @@ void subtract(LiveSnapshot& s, const LiveSnapshot& base) {
     c.frames -= b.frames;
     for (std::size_t k = 0; k < kParseStatusCount; ++k) c.parse.by_status[k] -= b.parse.by_status[k];
     c.source_drops -= b.source_drops;
+    c.source_overruns -= b.source_overruns;
     c.queue_drops -= b.queue_drops;
     c.own_export -= b.own_export;
   }

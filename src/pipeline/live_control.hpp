@@ -32,6 +32,7 @@ struct CaptureSnapshot {
   std::uint64_t frames = 0;
   ParseCounters parse;
   std::uint64_t source_drops = 0;
+  std::uint64_t source_overruns = 0;  // CaptureStats::overruns
   std::uint64_t queue_drops = 0;
   std::uint64_t own_export = 0;
   std::vector<std::uint64_t> aggregation_usage;  // per rule of the rules in force

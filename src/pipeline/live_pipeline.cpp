@@ -196,7 +196,9 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     std::vector<OwnExportFilter::Target> own = own_export.get();
     std::uint64_t own_seen = own_export.version();
     auto publish = [&] {
-      n.source_drops = c.source->stats().source_drops;
+      const CaptureStats& kernel = c.source->stats();
+      n.source_drops = kernel.source_drops;
+      n.source_overruns = kernel.overruns;
       control.publish_capture(index, n);
       if (own_export.version() != own_seen) {
         own_seen = own_export.version();

@@ -122,7 +122,7 @@ ctl_check stat --text "$NSH_WORK/stat.txt" --json "$NSH_WORK/stat.json" --snmp "
     ctl_error "the stat views disagree or do not add up"
 grep -qE "^Accounting: observed $TOTAL = metered $TOTAL \+ dropped 0 \(not IP 0, malformed 0, maxflows 0, queue 0\) \+ own export 0( \+ [a-z ]+ 0)*$" \
     "$NSH_WORK/stat.txt" || ctl_error "Accounting: expected $TOTAL observed and metered, nothing dropped"
-grep -qE "^source0: .*kernel drops 0, queue drops 0, own export 0\b" "$NSH_WORK/stat.txt" ||
+grep -qE "^source0: .*kernel drops 0 \(overruns 0\), queue drops 0, own export 0\b" "$NSH_WORK/stat.txt" ||
     ctl_error "drops: $(grep '^source0' "$NSH_WORK/stat.txt")"
 grep -qE "Traffic lost 0 pkts, 0 Kbytes, 0 flows\.$" "$NSH_WORK/stat.txt" || ctl_error "$(grep '^Export' "$NSH_WORK/stat.txt")"
 

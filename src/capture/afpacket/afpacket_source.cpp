@@ -91,7 +91,10 @@ const CaptureStats& AfPacketSource::stats() const {
   // PACKET_STATISTICS returns counts since the last call and resets them.
   tpacket_stats_v3 st{};
   socklen_t len = sizeof st;
-  if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) stats_.source_drops += st.tp_drops;
+  if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) {
+    stats_.source_drops += st.tp_drops;
+    stats_.overruns += st.tp_freeze_q_cnt;
+  }
   return stats_;
 }
 

@@ -140,7 +140,7 @@ bool NflogSource::receive_batch() {
     }
     if (n < 0 && errno == ENOBUFS) {
       // The kernel could not queue messages for us; the sequence gap tells how many packets.
-      ++overruns_;
+      ++stats_.overruns;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;

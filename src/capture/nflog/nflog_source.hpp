@@ -35,7 +35,6 @@ class NflogSource final : public CaptureSource {
   bool has_buffered() const override { return buf_pos_ < buf_len_; }
   std::string error() const override { return error_; }
   std::uint16_t group() const { return group_; }
-  std::uint64_t overruns() const { return overruns_; }
 
  private:
   void configure(std::uint16_t group);
@@ -49,7 +48,6 @@ class NflogSource final : public CaptureSource {
   std::size_t buf_pos_ = 0;  // next message in it
   bool have_seq_ = false;
   std::uint32_t next_seq_ = 0;
-  std::uint64_t overruns_ = 0;  // ENOBUFS events
   CaptureStats stats_;
   std::string error_;
 };
