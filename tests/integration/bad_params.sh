@@ -23,7 +23,7 @@ failures=0
 expect_rc() {
     local want=$1 name=$2 rc=0
     shift 2
-    run_tracked timeout 30 "$netflowd" --read "$empty_pcap" "$@" >"$WORKDIR/out" 2>"$WORKDIR/err" || rc=$?
+    nsh_run timeout 30 "$netflowd" --read "$empty_pcap" "$@" >"$WORKDIR/out" 2>"$WORKDIR/err" || rc=$?
     local args="$*"
     if [[ $rc != "$want" ]]; then
         echo "FAIL: netflowd $args: exit status $rc, expected $want; stderr: $(head -c 400 "$WORKDIR/err")"

@@ -51,7 +51,7 @@ SELF_CHECK_EXPORT_RATE=${SELF_CHECK_EXPORT_RATE:-600}
 # makes) is added 1 s into the capture: its template must then be re-sent by
 # the timer alone, with no data of its own.
 log "nfgen: 100000 packets, 10000 live flows, seed 300; plus one IGMP packet"
-run_tracked "$nfgen" --out "$WORKDIR/nfgen.pcap" --expected "$WORKDIR/expected.csv" --packets 100000 --flows 10000 \
+nsh_run "$nfgen" --out "$WORKDIR/nfgen.pcap" --expected "$WORKDIR/expected.csv" --packets 100000 --flows 10000 \
     --seed 300 >"$WORKDIR/nfgen.out"
 cat "$WORKDIR/nfgen.out" >&2
 first_us=$(sed -n 's/.*first_ts_us=\([0-9]*\).*/\1/p' "$WORKDIR/nfgen.out")
@@ -90,7 +90,7 @@ late_point_reached() {
 # Background processes of the current run_late, stopped when it fails early
 # (the EXIT trap would stop them too, but only at the very end).
 RUN_PIDS=()
-track() { BG_PIDS+=("$1"); RUN_PIDS+=("$1"); }
+track() { NSH_PIDS+=("$1"); RUN_PIDS+=("$1"); }
 
 # ... or the process PID is gone (then there is nothing to wait for).
 late_point_or_exit() { # FIELDS_OUT PORT PROTOCOL SECONDS PID
@@ -105,10 +105,10 @@ run_late() {
     if [[ $rc != 0 ]]; then
         for pid in "${RUN_PIDS[@]}"; do
             # Only pids not yet reaped (still tracked): a reaped pid may be reused.
-            [[ " ${BG_PIDS[*]} " == *" $pid "* ]] || continue
-            kill_tree TERM "$pid"
+            [[ " ${NSH_PIDS[*]} " == *" $pid "* ]] || continue
+            nsh_kill_tree TERM "$pid"
             wait "$pid" 2>/dev/null || true
-            forget_pid "$pid"
+            nsh_forget "$pid"
         done
     fi
     return "$rc"
@@ -132,7 +132,7 @@ run_late_once() {
         >"$dir/full.out" 2>"$dir/full.log" &
     full_pid=$!
     track "$full_pid"
-    wait_until 30 "tshark (whole export) start" tshark_ready "$dir/full.log" || { cat "$dir/full.log" >&2; return 1; }
+    nsh_wait_until 30 "tshark (whole export) start" tshark_ready "$dir/full.log" || { cat "$dir/full.log" >&2; return 1; }
     wait_for_probe "$dir" "$probe" start "$dir/full.out" || return 1
 
     log "[$label] netflowd protocol=$protocol timeout_rate=$timeout_rate refresh_rate=1000000 export_rate=$export_rate"
@@ -142,11 +142,11 @@ run_late_once() {
     netflowd_pid=$!
     track "$netflowd_pid"
 
-    wait_until 60 "an export time $late_after s into the capture" \
+    nsh_wait_until 60 "an export time $late_after s into the capture" \
         late_point_or_exit "$dir/full.out" "$port" "$protocol" "$late_after" "$netflowd_pid" || return 1
     if ! kill -0 "$netflowd_pid" 2>/dev/null; then
         wait "$netflowd_pid" || rc=$?
-        forget_pid "$netflowd_pid"
+        nsh_forget "$netflowd_pid"
         if [[ $rc != 0 ]]; then
             echo "FAIL [$label]: netflowd exited with status $rc" >&2
             cat "$dir/netflowd.err" >&2
@@ -160,13 +160,13 @@ run_late_once() {
         -w "$dir/late.pcapng" >"$dir/late.out" 2>"$dir/late.log" &
     late_pid=$!
     track "$late_pid"
-    wait_until 30 "late tshark start" tshark_ready "$dir/late.log" || { cat "$dir/late.log" >&2; return 1; }
+    nsh_wait_until 30 "late tshark start" tshark_ready "$dir/late.log" || { cat "$dir/late.log" >&2; return 1; }
     wait_for_probe "$dir" "$late_probe" start "$dir/late.out" || return 1
     log "[$label] late collector live"
     kill -0 "$netflowd_pid" 2>/dev/null || log "[$label] netflowd already finished (the checker will say if that is too late)"
 
     wait "$netflowd_pid" || rc=$?
-    forget_pid "$netflowd_pid"
+    nsh_forget "$netflowd_pid"
     tail -n 2 "$dir/netflowd.err" >&2
     wait_for_probe "$dir" "$probe" end-of-run "$dir/full.out" || true
     wait_for_probe "$dir" "$late_probe" end-of-run "$dir/late.out" || true
@@ -174,9 +174,9 @@ run_late_once() {
     wait "$full_pid" || log "tshark exited with $?"
     wait "$late_pid" || log "tshark exited with $?"
     wait "$SINK_PID" 2>/dev/null || true
-    forget_pid "$full_pid"
-    forget_pid "$late_pid"
-    forget_pid "$SINK_PID"
+    nsh_forget "$full_pid"
+    nsh_forget "$late_pid"
+    nsh_forget "$SINK_PID"
     if [[ $rc != 0 ]]; then
         echo "FAIL [$label]: netflowd exited with status $rc" >&2
         cat "$dir/netflowd.err" >&2
@@ -193,16 +193,16 @@ run_late_once() {
             >"$dir/nfcapd.log" 2>&1 &
         nfcapd_pid=$!
         track "$nfcapd_pid"
-        wait_until 10 "nfcapd on 127.0.0.1:$nfcapd_port" nfcapd_ready "$nfcapd_port" || return 1
-        run_tracked python3 "$INTEGRATION_DIR/replay_udp.py" "$dir/late.pcapng" "$port" "127.0.0.1:$nfcapd_port" || return 1
-        wait_until 30 "nfcapd to drain its socket" queue_empty "$nfcapd_port" || true
+        nsh_wait_until 10 "nfcapd on 127.0.0.1:$nfcapd_port" nfcapd_ready "$nfcapd_port" || return 1
+        nsh_run python3 "$INTEGRATION_DIR/replay_udp.py" "$dir/late.pcapng" "$port" "127.0.0.1:$nfcapd_port" || return 1
+        nsh_wait_until 30 "nfcapd to drain its socket" queue_empty "$nfcapd_port" || true
         kill -TERM "$nfcapd_pid" 2>/dev/null || true
         wait "$nfcapd_pid" || log "nfcapd exited with $?"
-        forget_pid "$nfcapd_pid"
+        nsh_forget "$nfcapd_pid"
         replay=(--flows-dir "$dir/flows" --nfcapd-log "$dir/nfcapd.log")
     fi
 
-    run_tracked python3 "$INTEGRATION_DIR/late_collector.py" --label "$label" --protocol "$protocol" \
+    nsh_run python3 "$INTEGRATION_DIR/late_collector.py" --label "$label" --protocol "$protocol" \
         --full "$dir/full.pcapng" --late "$dir/late.pcapng" --port "$port" --timeout-rate "$timeout_rate" \
         --netflowd-stderr "$dir/netflowd.err" "${replay[@]}" ${mode:+"$mode"}
 }

@@ -8,59 +8,17 @@
 # Environment: NETFLOWD_TEST_KEEP=1 keeps the scratch directory for debugging.
 
 INTEGRATION_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/netflowd-it.XXXXXX")
-BG_PIDS=()
+# Process tracking, scratch directory, cleanup trap and watchdog: tests/netns_lib.sh (these
+# tests create no namespaces).
+NSH_NAME="integration test" NSH_FAMILY=nfit NSH_ROLES=none
+NSH_DEADLINE=${IT_DEADLINE:-270} # seconds; below ctest's TIMEOUT 300 so the trap still runs
+NSH_KEEP=${NETFLOWD_TEST_KEEP:-0}
+# shellcheck source=../netns_lib.sh
+source "$INTEGRATION_DIR/../netns_lib.sh"
+nsh_init it
+WORKDIR=$NSH_WORK
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-
-# Children first: tshark runs dumpcap, which must not outlive it.
-kill_tree() {
-    local sig=$1 pid=$2 child
-    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
-        kill_tree "$sig" "$child"
-    done
-    kill "-$sig" "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$? pid
-    trap - EXIT
-    for pid in "${BG_PIDS[@]}"; do kill_tree TERM "$pid"; done
-    for pid in "${BG_PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill_tree KILL "$pid"
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ ${NETFLOWD_TEST_KEEP:-0} == 1 ]]; then
-        log "kept $WORKDIR"
-    else
-        rm -rf "$WORKDIR"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-forget_pid() {
-    local keep=() pid
-    for pid in "${BG_PIDS[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
-    BG_PIDS=("${keep[@]}")
-}
-
-# Runs a command as a tracked background job and waits for it: bash runs
-# traps only between commands, so a SIGTERM/SIGINT (ctest timeout, Ctrl-C)
-# would otherwise wait for a long foreground command; this way it interrupts
-# the wait and cleanup stops the command too. Returns the command's status.
-run_tracked() {
-    local pid rc=0
-    "$@" &
-    pid=$!
-    BG_PIDS+=("$pid")
-    wait "$pid" || rc=$?
-    forget_pid "$pid"
-    return "$rc"
-}
+log() { nsh_log "$@"; }
 
 # Exit status 77 = skipped for ctest (SKIP_RETURN_CODE): visible, not green.
 require_tools() {
@@ -80,16 +38,6 @@ udp_recv_queue() {
     ss -Hlun "sport = :$1" 2>/dev/null | awk -v want="127.0.0.1:$1" '$4 == want { print $2 }'
 }
 
-wait_until() { # TIMEOUT_SECONDS DESCRIPTION COMMAND...
-    local limit=$(($1 * 10)) what=$2
-    shift 2
-    for _ in $(seq "$limit"); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    echo "timed out waiting for $what" >&2
-    return 1
-}
 
 nfcapd_ready() { [[ -n $(udp_recv_queue "$1") ]]; }
 tshark_ready() { grep -q 'Capturing on' "$1"; }
@@ -146,9 +94,9 @@ plugin_buffer_size[p]: 65536
 EOF
     nfacctd -f "$dir/nfacctd.conf" >"$dir/nfacctd.out" 2>&1 &
     NFACCTD_PID=$!
-    BG_PIDS+=("$NFACCTD_PID")
+    NSH_PIDS+=("$NFACCTD_PID")
     # Ready: the core is bound and the print plugin has allocated its cache.
-    wait_until 20 "nfacctd on 127.0.0.1:$port" nfacctd_ready "$dir" "$port" ||
+    nsh_wait_until 20 "nfacctd on 127.0.0.1:$port" nfacctd_ready "$dir" "$port" ||
         { cat "$dir/nfacctd.out" "$dir/nfacctd.log" >&2 2>/dev/null; return 1; }
 }
 nfacctd_ready() { # DIR PORT
@@ -161,16 +109,16 @@ nfacctd_ready() { # DIR PORT
 # core exits, which it does after the plugin purged and exited.
 stop_nfacctd() {
     local port=$2 rc=0
-    wait_until 30 "nfacctd to drain its socket" queue_empty "$port" || true
+    nsh_wait_until 30 "nfacctd to drain its socket" queue_empty "$port" || true
     kill -INT "$NFACCTD_PID" 2>/dev/null || true
     for _ in $(seq 600); do kill -0 "$NFACCTD_PID" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$NFACCTD_PID" 2>/dev/null; then
         log "nfacctd did not exit within 60 s of SIGINT"
-        kill_tree TERM "$NFACCTD_PID"
+        nsh_kill_tree TERM "$NFACCTD_PID"
     fi
     wait "$NFACCTD_PID" || rc=$?
     [[ $rc == 0 ]] || log "nfacctd exited with $rc"
-    forget_pid "$NFACCTD_PID"
+    nsh_forget "$NFACCTD_PID"
     NFACCTD_PID=
 }
 
@@ -187,8 +135,8 @@ while True:
     s.recv(65535)
 ' "$1" &
     SINK_PID=$!
-    BG_PIDS+=("$SINK_PID")
-    wait_until 10 "UDP sink on 127.0.0.1:$1" nfcapd_ready "$1"
+    NSH_PIDS+=("$SINK_PID")
+    nsh_wait_until 10 "UDP sink on 127.0.0.1:$1" nfcapd_ready "$1"
 }
 
 # start_collectors DIR PORT [NFACCTD_PORT]: nfcapd writing into DIR/flows and
@@ -204,7 +152,7 @@ start_collectors() {
     nfcapd -w "$dir/flows" -b 127.0.0.1 -p "$port" -B 16777216 -t 3600 -I netflowd-test \
         >"$dir/nfcapd.log" 2>&1 &
     NFCAPD_PID=$!
-    BG_PIDS+=("$NFCAPD_PID")
+    NSH_PIDS+=("$NFCAPD_PID")
     if [[ -n $nfacctd_port ]]; then
         start_nfacctd "$dir" "$nfacctd_port" || return 1
     fi
@@ -213,9 +161,9 @@ start_collectors() {
     tshark -n -l -P -i lo -B 64 -f "udp and host 127.0.0.1 and (port $port or port $PROBE_PORT)" \
         -w "$dir/export.pcapng" >"$dir/tshark.out" 2>"$dir/tshark.log" &
     TSHARK_PID=$!
-    BG_PIDS+=("$TSHARK_PID")
-    wait_until 10 "nfcapd on 127.0.0.1:$port" nfcapd_ready "$port" || { cat "$dir/nfcapd.log" >&2; return 1; }
-    wait_until 30 "tshark capture start" tshark_ready "$dir/tshark.log" || { cat "$dir/tshark.log" >&2; return 1; }
+    NSH_PIDS+=("$TSHARK_PID")
+    nsh_wait_until 10 "nfcapd on 127.0.0.1:$port" nfcapd_ready "$port" || { cat "$dir/nfcapd.log" >&2; return 1; }
+    nsh_wait_until 30 "tshark capture start" tshark_ready "$dir/tshark.log" || { cat "$dir/tshark.log" >&2; return 1; }
     wait_for_probe "$dir" "$PROBE_PORT" start || { cat "$dir/tshark.log" >&2; return 1; }
 }
 
@@ -224,13 +172,13 @@ start_collectors() {
 # and statistics); then stop nfacctd (stop_nfacctd).
 stop_collectors() {
     local dir=$1 port=$2 nfacctd_port=${3:-}
-    wait_until 30 "nfcapd to drain its socket" queue_empty "$port" || true
+    nsh_wait_until 30 "nfcapd to drain its socket" queue_empty "$port" || true
     wait_for_probe "$dir" "$PROBE_PORT" end-of-run || true # a different length than "start"
     kill -TERM "$TSHARK_PID" "$NFCAPD_PID" 2>/dev/null || true
     wait "$TSHARK_PID" || log "tshark exited with $?"
     wait "$NFCAPD_PID" || log "nfcapd exited with $?"
-    forget_pid "$TSHARK_PID"
-    forget_pid "$NFCAPD_PID"
+    nsh_forget "$TSHARK_PID"
+    nsh_forget "$NFCAPD_PID"
     if [[ -n $nfacctd_port ]]; then
         stop_nfacctd "$dir" "$nfacctd_port"
     fi
@@ -245,9 +193,9 @@ EXPORT_RATE=20000 # datagrams/s
 kill_collectors() {
     local pid
     for pid in ${TSHARK_PID:-} ${NFCAPD_PID:-} ${NFACCTD_PID:-}; do
-        kill_tree TERM "$pid"
+        nsh_kill_tree TERM "$pid"
         wait "$pid" 2>/dev/null || true
-        forget_pid "$pid"
+        nsh_forget "$pid"
     done
 }
 
@@ -278,7 +226,7 @@ run_case() {
 
     log "[$label] nfgen: $packets packets, $flows live flows, seed $seed"
     # Explicit "|| return": callers may run this in an || list, where set -e is off.
-    run_tracked "$nfgen" --out "$dir/input.pcap" --expected "$dir/expected.csv" --packets "$packets" --flows "$flows" \
+    nsh_run "$nfgen" --out "$dir/input.pcap" --expected "$dir/expected.csv" --packets "$packets" --flows "$flows" \
         --seed "$seed" --linktype "$linktype" >"$dir/nfgen.out" || { echo "FAIL [$label]: nfgen" >&2; return 1; }
     cat "$dir/nfgen.out" >&2
 
@@ -294,7 +242,7 @@ run_case() {
         { kill_collectors; echo "FAIL [$label]: collectors" >&2; return 1; }
 
     log "[$label] netflowd --read input.pcap protocol=$protocol destination=$destination"
-    run_tracked timeout 240 "$netflowd" --read "$dir/input.pcap" "destination=$destination" "protocol=$protocol" \
+    nsh_run timeout 240 "$netflowd" --read "$dir/input.pcap" "destination=$destination" "protocol=$protocol" \
         active_timeout=$ACTIVE_TIMEOUT inactive_timeout=$INACTIVE_TIMEOUT export_rate=$EXPORT_RATE \
         2>"$dir/netflowd.err" || rc=$?
     tail -n 3 "$dir/netflowd.err" >&2
@@ -306,7 +254,7 @@ run_case() {
     fi
 
     log "[$label] comparing"
-    run_tracked python3 "$INTEGRATION_DIR/compare_flows.py" --label "$label" --protocol "$protocol" \
+    nsh_run python3 "$INTEGRATION_DIR/compare_flows.py" --label "$label" --protocol "$protocol" \
         --expected "$dir/expected.csv" --nfgen-summary "$dir/nfgen.out" \
         --netflowd-stderr "$dir/netflowd.err" --flows-dir "$dir/flows" --nfcapd-log "$dir/nfcapd.log" \
         --capture "$dir/export.pcapng" --tshark-log "$dir/tshark.log" --port "$port" --probe-port "$PROBE_PORT" \

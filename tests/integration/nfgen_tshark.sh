@@ -18,7 +18,7 @@ failed=()
 for linktype in en10mb sll sll2 raw; do
     log "[$linktype] nfgen + tshark cross-check"
     for run in a b; do
-        run_tracked "$nfgen" --out "$WORKDIR/$linktype-$run.pcap" --expected "$WORKDIR/$linktype-$run.csv" \
+        nsh_run "$nfgen" --out "$WORKDIR/$linktype-$run.pcap" --expected "$WORKDIR/$linktype-$run.csv" \
             --packets 20000 --flows 2000 --seed 42 --linktype "$linktype" >"$WORKDIR/$linktype-$run.out"
     done
     if ! cmp -s "$WORKDIR/$linktype-a.pcap" "$WORKDIR/$linktype-b.pcap" ||
@@ -27,7 +27,7 @@ for linktype in en10mb sll sll2 raw; do
         failed+=("$linktype")
         continue
     fi
-    run_tracked python3 "$crosscheck" "$WORKDIR/$linktype-a.pcap" "$WORKDIR/$linktype-a.csv" "$WORKDIR/$linktype-a.out" ||
+    nsh_run python3 "$crosscheck" "$WORKDIR/$linktype-a.pcap" "$WORKDIR/$linktype-a.csv" "$WORKDIR/$linktype-a.out" ||
         failed+=("$linktype")
 done
 if [[ ${#failed[@]} -gt 0 ]]; then
