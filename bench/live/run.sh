@@ -16,7 +16,8 @@
 #
 # Options: --rounds N, --duration SECONDS, --rate PPS (limit trafgen with -b, which sends each
 # second's packets in a burst; default: as fast as it can), --doc FILE / --no-doc, --results
-# FILE, --work DIR (default build/bench-live),
+# FILE, --work DIR (default build/bench-live), --only TEXT (run only the consumers whose
+# "source kind workers variant" line contains TEXT, e.g. "afpacket netflowd 1"; for profiling),
 # --netflowd PATH --netflowctl PATH (default: build both in build/release), --label TEXT (what
 # the report says netflowd was built from; default: `git describe --dirty` of this tree).
 # Needs: root, iproute2, iptables, trafgen (Debian package netsniff-ng), ss, python3, g++,
@@ -33,7 +34,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PATH=$PATH:/usr/sbin:/sbin
 
-mode=full rounds="" duration="" rate="" doc=default results="" work="" netflowd="" netflowctl="" label=""
+mode=full rounds="" duration="" rate="" doc=default results="" work="" netflowd="" netflowctl="" label="" only=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) mode=quick ;;
@@ -49,7 +50,8 @@ while [ $# -gt 0 ]; do
     --netflowd) netflowd=$2; shift ;;
     --netflowctl) netflowctl=$2; shift ;;
     --label) label=$2; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --only) only=$2; shift ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -326,6 +328,12 @@ run_one() {
 consumers=("nflog null 1 plain" "nflog netflowd 1 plain" "nflog netflowd 2 plain" "afpacket null 1 plain"
   "afpacket null 2 plain" "afpacket netflowd 1 plain" "afpacket netflowd 2 plain"
   "nflog null 1 stall" "nflog netflowd 2 stall" "afpacket null 1 stall" "afpacket netflowd 2 stall")
+if [ -n "$only" ]; then
+  selected=()
+  for c in "${consumers[@]}"; do [[ $c == *"$only"* ]] && selected+=("$c"); done
+  [ ${#selected[@]} -gt 0 ] || { echo "run.sh: --only $only matches no consumer" >&2; exit 2; }
+  consumers=("${selected[@]}")
+fi
 n=${#consumers[@]}
 started=$(date +%s)
 meta=$work/meta-$mode.kv

@@ -28,9 +28,8 @@ struct CaptureStats {
   std::uint64_t overruns = 0;
 };
 
-// frame: one frame handed out; idle: nothing arrived within the source's poll interval (live
-// sources return so that the caller can check for shutdown); end: no more frames (end of a
-// file); error: see error().
+// frame: one frame handed out; idle: nothing at hand (live sources never wait for the kernel:
+// the caller polls poll_fd()); end: no more frames (end of a file); error: see error().
 enum class NextResult : std::uint8_t { frame, idle, end, error };
 
 class CaptureSource {
@@ -41,9 +40,9 @@ class CaptureSource {
   // For statistics: "file x.pcap", "nflog group 5", "interface eth0".
   virtual std::string name() const = 0;
   virtual const CaptureStats& stats() const = 0;
-  // True when next() has a frame at hand without asking the kernel (the rest of an NFLOG
-  // receive, of a ring block): callers wake their consumers when this turns false.
-  virtual bool has_buffered() const { return false; }
+  // A descriptor that polls readable (POLLIN) when next() may have a frame again after it
+  // returned idle; -1 for sources that never return idle (files).
+  virtual int poll_fd() const { return -1; }
   // Describes the last error after next() returned NextResult::error.
   virtual std::string error() const = 0;
 };

@@ -29,6 +29,24 @@ FlowCacheStats& FlowCacheStats::operator+=(const FlowCacheStats& o) {
   return *this;
 }
 
+void make_meter_input(const ParsedPacket& p, const PacketMeta& meta, const FlowKeyOptions& options, MeterInput& in) {
+  in.key = pack_flow_key(p, meta.in_ifindex, options);
+  in.hash = hash_flow_key(in.key);
+  in.timestamp = meta.timestamp;
+  in.tcp_options = p.tcp_options;
+  in.ip_length = p.ip_length;
+  in.l3_options = p.ipv4_options | p.ipv6_ext;
+  in.out_ifindex = meta.out_ifindex;
+  in.flow_label = p.flow_label;
+  in.ipsec_spi = p.ipsec_spi;
+  in.phys_in_ifindex = meta.phys_in_ifindex;
+  in.phys_out_ifindex = meta.phys_out_ifindex;
+  in.tcp_flags = p.tcp_flags;
+  in.direction = meta.direction;
+  in.src_prefix = p.src_prefix;
+  in.dst_prefix = p.dst_prefix;
+}
+
 FlowCache::FlowCache(const FlowCacheConfig& config) : config_(config) {
   static_assert(sizeof(Entry) == 104, "a flow entry is 104 bytes (see the header and kChunkEntries)");
   const std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
@@ -185,28 +203,28 @@ void FlowCache::rebuild_index(std::size_t slots) {
   ++stats_.index_grows;
 }
 
-void FlowCache::start_flow(std::uint32_t id, const PackedFlowKey& key, const ParsedPacket& p, const PacketMeta& meta) {
+void FlowCache::start_flow(std::uint32_t id, const MeterInput& in) {
   Entry& e = entry(id);
-  e.key = key.core;
+  e.key = in.key.core;
   e.bytes = 0;
-  e.first = meta.timestamp;
+  e.first = in.timestamp;
   e.last_offset = 0;
   e.packets = 0;
   e.tcp_options = 0;
-  e.out_ifindex = meta.out_ifindex;
+  e.out_ifindex = in.out_ifindex;
   e.l3_options = 0;
-  e.flow_label = p.flow_label;
-  e.ipsec_spi = p.ipsec_spi;
+  e.flow_label = in.flow_label;
+  e.ipsec_spi = in.ipsec_spi;
   e.creation_seq = static_cast<std::uint32_t>(stats_.flows_created + 1);  // 1 for the first flow
   e.tcp_flags = 0;
-  e.direction = meta.direction;
-  e.src_prefix = p.src_prefix;
-  e.dst_prefix = p.dst_prefix;
+  e.direction = in.direction;
+  e.src_prefix = in.src_prefix;
+  e.dst_prefix = in.dst_prefix;
   if (wide_) {
     Extension& x = extension(id);
-    x.key = key.ext;
-    x.phys_in_ifindex = config_.keep_physdev ? meta.phys_in_ifindex : kNoInterface;
-    x.phys_out_ifindex = config_.keep_physdev ? meta.phys_out_ifindex : kNoInterface;
+    x.key = in.key.ext;
+    x.phys_in_ifindex = config_.keep_physdev ? in.phys_in_ifindex : kNoInterface;
+    x.phys_out_ifindex = config_.keep_physdev ? in.phys_out_ifindex : kNoInterface;
   }
   ++stats_.flows_created;
 }
@@ -263,11 +281,12 @@ bool tcp_closed(const std::array<std::uint64_t, 6>& key, std::uint8_t tcp_flags)
 
 }  // namespace
 
-MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta, const PackedFlowKey& key,
-                             std::uint64_t hash, std::vector<FlowRecord>& ended) {
+MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ended) {
+  const PackedFlowKey& key = in.key;
+  const std::uint64_t hash = in.hash;
   std::size_t slot = 0;
   std::uint32_t id = find(key, hash, slot);
-  const TimeUs now = meta.timestamp;
+  const TimeUs now = in.timestamp;
 
   if (id != kNil) {
     ++stats_.lookups_found;
@@ -277,7 +296,7 @@ MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta,
     const TimeUs since_first = now - e.first;
     const bool active_expired = since_first > max_span_;
     const bool counters_full =
-        e.packets + std::uint64_t{1} > packet_limit_ || e.bytes + packet.ip_length > config_.counter_limit;
+        e.packets + std::uint64_t{1} > packet_limit_ || e.bytes + in.ip_length > config_.counter_limit;
     // The idle timeout is checked here too, so a flow that went idle ends exactly at its
     // timeout even if the sweep has not reached it yet: records split the same way however
     // often the sweep runs.
@@ -289,14 +308,14 @@ MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta,
                    ? (tcp_closed(e.key, e.tcp_flags) ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout)
                    : FlowEndReason::active_timeout,
                ended);
-      start_flow(id, key, packet, meta);
+      start_flow(id, in);
     }
   } else {
     const std::uint64_t live =
         shared_count_ != nullptr ? static_cast<std::uint64_t>(shared_count_->load(std::memory_order_relaxed)) : size_;
     if (config_.maxflows != 0 && live >= config_.maxflows) {
       ++stats_.maxflows_dropped_packets;
-      stats_.maxflows_dropped_bytes += packet.ip_length;
+      stats_.maxflows_dropped_bytes += in.ip_length;
       return MeterResult::dropped_maxflows;
     }
     if (static_cast<double>(size_ + 1) > kMaxLoad * static_cast<double>(index_size_)) {
@@ -312,21 +331,21 @@ MeterResult FlowCache::meter(const ParsedPacket& packet, const PacketMeta& meta,
       __builtin_prefetch(next + sizeof(Entry) - 1, 1);
     }
     index_[slot] = make_slot(tag_of(hash), id);
-    start_flow(id, key, packet, meta);
+    start_flow(id, in);
     ++size_;
     if (shared_count_ != nullptr) shared_count_->fetch_add(1, std::memory_order_relaxed);
     stats_.peak_flows = std::max<std::uint64_t>(stats_.peak_flows, size_);
   }
   Entry& e = entry(id);
   ++e.packets;
-  e.bytes += packet.ip_length;
+  e.bytes += in.ip_length;
   // A clock that stepped back (live capture) never makes the offset wrap.
   e.last_offset = std::max(e.last_offset, static_cast<std::uint32_t>(std::max<TimeUs>(now - e.first, 0)));
-  e.tcp_flags |= packet.tcp_flags;
-  e.tcp_options |= packet.tcp_options;
-  e.l3_options |= packet.ipv4_options | packet.ipv6_ext;
+  e.tcp_flags |= in.tcp_flags;
+  e.tcp_options |= in.tcp_options;
+  e.l3_options |= in.l3_options;
   stats_.packets += 1;
-  stats_.bytes += packet.ip_length;
+  stats_.bytes += in.ip_length;
   return MeterResult::metered;
 }
 

@@ -57,6 +57,32 @@ inline constexpr TimeUs kMaxFlowSpan = TimeUs{UINT32_MAX};
 // Likewise before a flow's packet count passes 32 bits (bytes are counted in 64 bits).
 inline constexpr std::uint64_t kMaxFlowPackets = UINT32_MAX;
 
+// One packet as the flow cache meters it: its packed key and the key's hash_flow_key(), and
+// what the packet adds to its flow. 128 bytes, no pointers: the live pipeline hands packets to
+// the worker that owns their flow in this form, so the key is packed and hashed only once.
+struct MeterInput {
+  PackedFlowKey key;
+  std::uint64_t hash = 0;
+  TimeUs timestamp = 0;
+  std::uint64_t tcp_options = 0;
+  std::uint32_t ip_length = 0;
+  std::uint32_t l3_options = 0;  // ParsedPacket::ipv4_options | ParsedPacket::ipv6_ext
+  std::uint32_t out_ifindex = kNoInterface;
+  std::uint32_t flow_label = 0;
+  std::uint32_t ipsec_spi = 0;
+  std::uint32_t phys_in_ifindex = kNoInterface;
+  std::uint32_t phys_out_ifindex = kNoInterface;
+  std::uint8_t tcp_flags = 0;
+  FlowDirection direction = FlowDirection::ingress;
+  std::uint8_t src_prefix = 0;
+  std::uint8_t dst_prefix = 0;
+};
+static_assert(sizeof(MeterInput) == 128, "MeterInput is queued per packet: keep it at two cache lines");
+
+// Fills `in` from a parsed packet and its capture facts, with the key made under `options`.
+void make_meter_input(const ParsedPacket& packet, const PacketMeta& meta, const FlowKeyOptions& options,
+                      MeterInput& in);
+
 struct FlowCacheStats {
   std::uint64_t packets = 0;  // metered into flows
   std::uint64_t bytes = 0;
@@ -83,16 +109,16 @@ class FlowCache {
   // Meters one packet at time meta.timestamp. A flow this packet ends (active timeout passed,
   // counter limit reached) is appended to `ended` and the packet starts a new flow.
   MeterResult meter(const ParsedPacket& packet, const PacketMeta& meta, std::vector<FlowRecord>& ended) {
-    const PackedFlowKey key = key_of(packet, meta.in_ifindex);
-    return meter(packet, meta, key, hash_flow_key(key), ended);
+    MeterInput in;
+    input_of(packet, meta, in);
+    return meter(in, ended);
   }
-  // The same with the key and its hash_flow_key() computed by the caller (batched lookups).
-  MeterResult meter(const ParsedPacket& packet, const PacketMeta& meta, const PackedFlowKey& key, std::uint64_t hash,
-                    std::vector<FlowRecord>& ended);
+  // The same for a packet already in its metering form (batched lookups, queued packets).
+  MeterResult meter(const MeterInput& in, std::vector<FlowRecord>& ended);
 
-  // The packet's key under this cache's key options.
-  PackedFlowKey key_of(const ParsedPacket& packet, std::uint32_t in_ifindex) const {
-    return pack_flow_key(packet, in_ifindex, config_.key_options);
+  // The packet's metering form under this cache's key options.
+  void input_of(const ParsedPacket& packet, const PacketMeta& meta, MeterInput& in) const {
+    make_meter_input(packet, meta, config_.key_options, in);
   }
   // Prefetch hints for a batch: first the index slot of each hash, then (once those have had
   // time to arrive) the entry the slot points to. Neither changes anything.
@@ -158,7 +184,7 @@ class FlowCache {
   void sweep(std::uint32_t count, TimeUs now, std::vector<FlowRecord>& ended);
   void end_flow(std::uint32_t id, FlowEndReason reason, std::vector<FlowRecord>& ended) const;
   void remove_flow(std::uint32_t id, std::uint64_t hash, FlowEndReason reason, std::vector<FlowRecord>& ended);
-  void start_flow(std::uint32_t id, const PackedFlowKey& key, const ParsedPacket& p, const PacketMeta& meta);
+  void start_flow(std::uint32_t id, const MeterInput& in);
   FlowRecord record_of(std::uint32_t id) const;
 
   FlowCacheConfig config_;

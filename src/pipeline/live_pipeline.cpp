@@ -1,15 +1,24 @@
 #include "pipeline/live_pipeline.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <thread>
 
 #include "capture/netlink/interface_table.hpp"
+#include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/unique_fd.hpp"
 #include "packet/apply_meta.hpp"
 #include "packet/parser.hpp"
 #include "pipeline/export_stage.hpp"
@@ -36,9 +45,38 @@ TimeUs wall_clock_now() {
   return static_cast<TimeUs>(ts.tv_sec) * kUsPerSecond + ts.tv_nsec / 1000;
 }
 
-struct PacketItem {
-  ParsedPacket packet;
-  PacketMeta meta;
+// A worker's doorbell that poll() can wait on together with its sources: an eventfd,
+// written only when the worker is (about to be) asleep, so producers pay no system call per
+// push while it is busy.
+class EventBell {
+ public:
+  EventBell() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (!fd_) throw SetupError(std::string("eventfd: ") + std::strerror(errno));
+  }
+  int fd() const { return fd_.get(); }
+  void ring() {
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // the push before, the flag after
+    if (sleeping_.load(std::memory_order_relaxed)) {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const ssize_t n = ::write(fd_.get(), &one, sizeof one);
+    }
+  }
+  // The consumer: announce the sleep, then check its queues once more, then poll.
+  void sleep_begin() {
+    sleeping_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  void sleep_end(bool rung) {
+    sleeping_.store(false, std::memory_order_relaxed);
+    if (rung) {
+      std::uint64_t value = 0;
+      [[maybe_unused]] const ssize_t n = ::read(fd_.get(), &value, sizeof value);
+    }
+  }
+
+ private:
+  UniqueFd fd_;
+  std::atomic<bool> sleeping_{false};
 };
 
 // Counters other threads need while running (the export thread's options records).
@@ -100,13 +138,17 @@ class OwnExportFilter {
 struct Capture {
   CaptureSource* source;
   CaptureSnapshot counters;
-  std::vector<std::unique_ptr<SpscQueue<PacketItem>>> to_worker;  // one per worker
+  bool running = true;  // false once the source ended, failed or was drained at shutdown
 };
 
 struct Worker {
   std::unique_ptr<FlowCache> cache;
   std::unique_ptr<SpscQueue<FlowRecord>> to_exporter;
-  Doorbell bell;
+  // Packets other workers read whose flows this worker owns: one queue per producing worker
+  // (null for itself).
+  std::vector<std::unique_ptr<SpscQueue<MeterInput>>> inbound;
+  std::vector<std::size_t> captures;  // the sources this worker reads
+  EventBell bell;
   std::atomic<bool> done{false};
 };
 
@@ -165,158 +207,169 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     worker->cache = std::make_unique<FlowCache>(flow_cache_config(initial));
     if (nworkers > 1) worker->cache->share_flow_count(&live_flows);
     worker->to_exporter = std::make_unique<SpscQueue<FlowRecord>>(options.queue_capacity);
+    worker->inbound.resize(nworkers);
+    for (unsigned p = 0; p < nworkers; ++p) {
+      if (p != w) worker->inbound[p] = std::make_unique<SpscQueue<MeterInput>>(options.queue_capacity);
+    }
     workers.push_back(std::move(worker));
   }
   std::vector<std::unique_ptr<Capture>> captures;
-  for (auto& s : sources) {
+  for (std::size_t i = 0; i < sources.size(); ++i) {
     auto c = std::make_unique<Capture>();
-    c->source = s.get();
-    c->counters.name = s->name();
-    for (unsigned w = 0; w < nworkers; ++w) {
-      c->to_worker.push_back(std::make_unique<SpscQueue<PacketItem>>(options.queue_capacity));
-    }
+    c->source = sources[i].get();
+    c->counters.name = sources[i]->name();
+    workers[i % nworkers]->captures.push_back(i);  // the rings of one interface go to different workers
     captures.push_back(std::move(c));
   }
-  std::atomic<unsigned> captures_running{static_cast<unsigned>(captures.size())};
+  std::atomic<std::size_t> captures_running{captures.size()};
   Doorbell export_bell;
+  // One seed for every worker: a flow seen through two sources is selected or not as a whole.
+  const std::uint64_t sampler_seed = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
 
-  auto capture_loop = [&](std::size_t index) {
-    Capture& c = *captures[index];
-    CaptureSnapshot& n = c.counters;
-    CapturedFrame frame;
-    PacketItem item;
-    const LinkType link = c.source->link_type();
-    // The key options decide the shard; they only change with a flush, which all threads see.
-    FlowKeyOptions key_options = flow_cache_config(control.config()).key_options;
-    std::shared_ptr<const AggregationRules> aggregation = control.config().aggregation_rules;
-    SamplerConfig sampler = control.config().sampler;
-    const std::uint64_t sampler_seed = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
-    n.aggregation_usage.assign(aggregation ? aggregation->size() : 0, 0);
-    std::uint64_t config_seen = control.config_version();
-    std::vector<OwnExportFilter::Target> own = own_export.get();
-    std::uint64_t own_seen = own_export.version();
-    auto publish = [&] {
-      const CaptureStats& kernel = c.source->stats();
-      n.source_drops = kernel.source_drops;
-      n.source_overruns = kernel.overruns;
-      control.publish_capture(index, n);
-      if (own_export.version() != own_seen) {
-        own_seen = own_export.version();
-        own = own_export.get();
-      }
-      if (control.config_version() != config_seen) {
-        config_seen = control.config_version();
-        const Config now_config = control.config();
-        key_options = flow_cache_config(now_config).key_options;
-        sampler = now_config.sampler;
-        if (now_config.aggregation_rules != aggregation) {
-          aggregation = now_config.aggregation_rules;
-          n.aggregation_usage.assign(aggregation ? aggregation->size() : 0, 0);
-        }
-      }
-    };
-    // After stop, what the kernel already queued for us (NFLOG batches, ring blocks) is still
-    // read and metered until the source is empty, for at most kDrainTime: SIGTERM does not
-    // lose packets the kernel had already delivered, and traffic that keeps coming cannot hold
-    // the shutdown up.
-    std::vector<char> unrung(nworkers, 0);  // workers with packets queued since their last wake-up
-    std::size_t pushed_unrung = 0;
-    auto ring_workers = [&] {
-      for (std::size_t i = 0; i < nworkers; ++i) {
-        if (unrung[i]) workers[i]->bell.ring();
-        unrung[i] = false;
-      }
-      pushed_unrung = 0;
-    };
-    bool draining = false;
-    std::chrono::steady_clock::time_point drain_deadline{};
-    for (;;) {
-      if (!draining && stop.stop_requested()) {
-        draining = true;
-        drain_deadline = std::chrono::steady_clock::now() + kDrainTime;
-      }
-      if (draining && std::chrono::steady_clock::now() > drain_deadline) break;
-      // Workers are woken once per batch the kernel delivered (an NFLOG receive, a ring
-      // block), not once per packet: before anything that may wait for the kernel.
-      if (pushed_unrung != 0 && !c.source->has_buffered()) ring_workers();
-      const NextResult rc = c.source->next(frame);
-      if (rc == NextResult::idle) {
-        publish();
-        if (draining) break;
-        continue;
-      }
-      if (rc != NextResult::frame) {
-        if (rc == NextResult::error) log_message(LOG_ERR, "%s", c.source->error().c_str());
-        break;
-      }
-      if (++n.frames % kPublishEvery == 0) publish();
-      const ParseStatus status = parse_packet(link, frame.bytes, frame.wire_length, item.packet);
-      if (status != ParseStatus::ok) {
-        n.parse.count(status);
-        shared.ignore(std::min<std::uint64_t>(frame.wire_length, frame.bytes.size()), frame.meta.timestamp);
-        continue;
-      }
-      n.parse.count(ParseStatus::ok);
-      apply_capture_meta(frame.meta, item.packet);
-      if (OwnExportFilter::matches(own, item.packet)) {
-        ++n.own_export;
-        continue;
-      }
-      if (aggregation) aggregation->apply(item.packet, n.aggregation_usage);
-      item.meta = frame.meta;
-      const std::uint64_t key_hash = hash_flow_key(pack_flow_key(item.packet, item.meta.in_ifindex, key_options));
-      if (sampler.mode == SamplerMode::hash && !hash_selects(key_hash, sampler_seed, sampler.interval)) {
-        ++n.sampled_out;  // observed, deliberately not metered
-        shared.sampled_out.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      const std::size_t shard = (key_hash >> 40) % nworkers;
-      bool queued = c.to_worker[shard]->push(item);
-      // A full queue (the worker is catching up, after a stall or a burst): wake it and wait
-      // a little, so that the backlog stays in the kernel's buffer (which the kernel counts
-      // when it overflows) rather than being dropped here.
-      for (int wait = 0; !queued && wait < kFullQueueWaits; ++wait) {
-        workers[shard]->bell.ring();
-        std::this_thread::sleep_for(kFullQueueWait);
-        queued = c.to_worker[shard]->push(item);
-      }
-      if (queued) {
-        unrung[shard] = true;
-        if (++pushed_unrung >= kRingEvery) ring_workers();
-      } else {
-        ++n.queue_drops;
-        shared.ignore(item.packet.ip_length, item.meta.timestamp);
-      }
-    }
-    ring_workers();
-    publish();
-    if (captures_running.fetch_sub(1) == 1) {
-      for (auto& w : workers) w->bell.ring();
-    }
-  };
-
-  auto worker_loop = [&](unsigned index) {
-    Worker& w = *workers[index];
+  // Every worker reads its own sources (run to completion: parse, key, hash, meter on the same
+  // thread), meters the packets whose flows it owns at once and queues the others to their
+  // owner, in metering form (MeterInput: key and hash included). With one worker, or when the
+  // kernel already spreads an interface's packets over the workers' rings the way the flows
+  // are sharded, nothing crosses threads.
+  auto worker_loop = [&](unsigned self) {
+    Worker& w = *workers[self];
     std::vector<FlowRecord> ended;
-    struct Pending {
-      PacketItem item;
-      PackedFlowKey key;
-      std::uint64_t hash = 0;
-    };
-    std::vector<Pending> items(kPrefetchBatch);
     TimeUs next_scan = 0;
     std::uint64_t reported_created = 0;
     std::uint64_t reported_packets = 0;
     std::uint64_t config_seen = control.config_version();
-    SamplerConfig control_sampler = control.config().sampler;
+    Config config = control.config();
+    SamplerConfig control_sampler = config.sampler;
+    FlowKeyOptions key_options = flow_cache_config(config).key_options;
+    std::shared_ptr<const AggregationRules> aggregation = config.aggregation_rules;
+    for (std::size_t c : w.captures)
+      captures[c]->counters.aggregation_usage.assign(aggregation ? aggregation->size() : 0, 0);
     std::uint64_t flush_seen = control.flush_generation();
     std::uint64_t dump_seen = control.dump_generation();
-    auto has_work = [&] {
-      for (auto& c : captures) {
-        if (!c->to_worker[index]->empty()) return true;
+    std::vector<OwnExportFilter::Target> own = own_export.get();
+    std::uint64_t own_seen = own_export.version();
+
+    // Packets this worker meters, a few at a time: their index slots are prefetched as they
+    // come, their entries just before metering, so the cache misses of a batch overlap.
+    std::array<MeterInput, kPrefetchBatch> batch;
+    std::size_t batched = 0;
+    auto meter_batch = [&] {
+      for (std::size_t i = 0; i < batched; ++i) w.cache->prefetch_entry(batch[i].hash);
+      for (std::size_t i = 0; i < batched; ++i) {
+        if (w.cache->meter(batch[i], ended) == MeterResult::dropped_maxflows) {
+          shared.ignore(batch[i].ip_length, batch[i].timestamp);
+        }
       }
-      return captures_running.load() == 0;
+      batched = 0;
     };
+    auto take = [&] {  // batch[batched] is filled: meter it with the next ones
+      w.cache->prefetch_index(batch[batched].hash);
+      if (++batched == kPrefetchBatch) meter_batch();
+    };
+    // Packets other workers queued for this one.
+    auto drain_inbound = [&] {
+      std::size_t n = 0;
+      for (auto& q : w.inbound) {
+        if (!q) continue;
+        for (std::size_t k = 0; k < kBatch && q->pop(batch[batched]); ++k) {
+          take();
+          ++n;
+        }
+      }
+      meter_batch();
+      return n;
+    };
+    // Workers this one queued packets for since it last woke them.
+    std::vector<char> unrung(nworkers, 0);
+    std::size_t pushed_unrung = 0;
+    auto ring_workers = [&] {
+      for (std::size_t i = 0; i < nworkers; ++i) {
+        if (unrung[i]) workers[i]->bell.ring();
+        unrung[i] = 0;
+      }
+      pushed_unrung = 0;
+    };
+    // Queues batch[batched] (not this worker's flow) to its owner. A full queue (the owner is
+    // catching up after a stall or a burst): wake it and wait a little, metering what others
+    // queued here meanwhile (two workers may wait for each other), so that the backlog stays
+    // in the kernel's buffer, which the kernel counts when it overflows.
+    auto hand_to = [&](std::size_t owner, CaptureSnapshot& n) {
+      auto& q = *workers[owner]->inbound[self];
+      bool queued = q.push(batch[batched]);
+      for (int wait = 0; !queued && wait < kFullQueueWaits; ++wait) {
+        workers[owner]->bell.ring();
+        const MeterInput pending = batch[batched];
+        drain_inbound();
+        batch[batched] = pending;
+        std::this_thread::sleep_for(kFullQueueWait);
+        queued = q.push(batch[batched]);
+      }
+      if (queued) {
+        unrung[owner] = 1;
+        if (++pushed_unrung >= kRingEvery) ring_workers();
+      } else {
+        ++n.queue_drops;
+        shared.ignore(batch[batched].ip_length, batch[batched].timestamp);
+      }
+    };
+
+    auto publish_capture = [&](std::size_t index) {
+      Capture& c = *captures[index];
+      const CaptureStats& kernel = c.source->stats();
+      c.counters.source_drops = kernel.source_drops;
+      c.counters.source_overruns = kernel.overruns;
+      control.publish_capture(index, c.counters);
+    };
+    ParsedPacket packet;
+    CapturedFrame frame;
+    // Reads up to kBatch frames of one source.
+    enum class Read : std::uint8_t { frames, nothing, finished };
+    auto read_source = [&](std::size_t index) {
+      Capture& c = *captures[index];
+      CaptureSnapshot& n = c.counters;
+      const LinkType link = c.source->link_type();
+      std::size_t k = 0;
+      bool finished = false;
+      for (; k < kBatch; ++k) {
+        const NextResult rc = c.source->next(frame);
+        if (rc == NextResult::idle) break;
+        if (rc != NextResult::frame) {
+          if (rc == NextResult::error) log_message(LOG_ERR, "%s", c.source->error().c_str());
+          finished = true;
+          break;
+        }
+        if (++n.frames % kPublishEvery == 0) publish_capture(index);
+        const ParseStatus status = parse_packet(link, frame.bytes, frame.wire_length, packet);
+        if (status != ParseStatus::ok) {
+          n.parse.count(status);
+          shared.ignore(std::min<std::uint64_t>(frame.wire_length, frame.bytes.size()), frame.meta.timestamp);
+          continue;
+        }
+        n.parse.count(ParseStatus::ok);
+        apply_capture_meta(frame.meta, packet);
+        if (OwnExportFilter::matches(own, packet)) {
+          ++n.own_export;
+          continue;
+        }
+        if (aggregation) aggregation->apply(packet, n.aggregation_usage);
+        MeterInput& in = batch[batched];
+        make_meter_input(packet, frame.meta, key_options, in);
+        if (config.sampler.mode == SamplerMode::hash && !hash_selects(in.hash, sampler_seed, config.sampler.interval)) {
+          ++n.sampled_out;  // observed, deliberately not metered
+          shared.sampled_out.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        const std::size_t owner = (in.hash >> 40) % nworkers;
+        if (owner == self) {
+          take();
+        } else {
+          hand_to(owner, n);
+        }
+      }
+      meter_batch();
+      return finished ? Read::finished : k != 0 ? Read::frames : Read::nothing;
+    };
+
     auto hand_over = [&] {
       for (const FlowRecord& r : ended) {
         // Never lose a flow: wait for the export thread rather than drop.
@@ -335,21 +388,36 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       reported_packets = w.cache->stats().packets;
       reported_created = created;
       control.publish_worker(
-          index, WorkerSnapshot{w.cache->stats(), w.cache->size(), w.cache->memory_bytes(), w.cache->index_capacity()});
+          self, WorkerSnapshot{w.cache->stats(), w.cache->size(), w.cache->memory_bytes(), w.cache->index_capacity()});
+      for (std::size_t c : w.captures) publish_capture(c);
     };
     // Run-time changes, flushes and dumps are looked at once per scan, never per packet.
     auto follow_control = [&] {
+      if (own_export.version() != own_seen) {
+        own_seen = own_export.version();
+        own = own_export.get();
+      }
       if (control.config_version() != config_seen) {
         config_seen = control.config_version();
-        const FlowCacheConfig next = flow_cache_config(control.config());
+        config = control.config();
+        const FlowCacheConfig next = flow_cache_config(config);
         const FlowCacheConfig& now_cfg = w.cache->config();
-        if (next.key_options.mac != now_cfg.key_options.mac || control_sampler != control.config().sampler ||
+        // Packets other workers keyed just before they saw the change may still arrive keyed
+        // the old way; they are counted, in flows of their own.
+        if (next.key_options.mac != now_cfg.key_options.mac || control_sampler != config.sampler ||
             next.key_options.mpls_labels != now_cfg.key_options.mpls_labels ||
             next.counter_limit != now_cfg.counter_limit) {
           w.cache->flush(ended, FlowEndReason::forced_end);  // flows keyed the old way end here
         }
         w.cache->reconfigure(next);
-        control_sampler = control.config().sampler;
+        control_sampler = config.sampler;
+        key_options = next.key_options;
+        if (config.aggregation_rules != aggregation) {
+          aggregation = config.aggregation_rules;
+          for (std::size_t c : w.captures) {
+            captures[c]->counters.aggregation_usage.assign(aggregation ? aggregation->size() : 0, 0);
+          }
+        }
       }
       if (control.flush_generation() != flush_seen) {
         flush_seen = control.flush_generation();
@@ -363,33 +431,39 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         control.deliver_dump(dump_seen, flows);
       }
     };
-    for (;;) {
-      std::size_t n = 0;
-      for (auto& c : captures) {
-        auto& q = *c->to_worker[index];
-        // A few packets at a time: hash them and prefetch their index slots, then their
-        // entries, then meter them, so that the cache misses of a batch overlap.
-        for (std::size_t k = 0; k < kBatch;) {
-          std::size_t got = 0;
-          while (got < kPrefetchBatch && k < kBatch && q.pop(items[got].item)) {
-            Pending& p = items[got++];
-            ++k;
-            p.key = w.cache->key_of(p.item.packet, p.item.meta.in_ifindex);
-            p.hash = hash_flow_key(p.key);
-            w.cache->prefetch_index(p.hash);
-          }
-          if (got == 0) break;
-          for (std::size_t i = 0; i < got; ++i) w.cache->prefetch_entry(items[i].hash);
-          for (std::size_t i = 0; i < got; ++i) {
-            const PacketItem& it = items[i].item;
-            if (w.cache->meter(it.packet, it.meta, items[i].key, items[i].hash, ended) ==
-                MeterResult::dropped_maxflows) {
-              shared.ignore(it.packet.ip_length, it.meta.timestamp);
-            }
-          }
-          n += got;
-        }
+    // A source is finished when it ends or fails, or at shutdown once it is empty: what the
+    // kernel already queued (NFLOG batches, ring blocks) is still read and metered, for at
+    // most kDrainTime, so SIGTERM does not lose packets the kernel had delivered and traffic
+    // that keeps coming cannot hold the shutdown up.
+    std::size_t own_running = w.captures.size();
+    auto finish_source = [&](std::size_t index) {
+      captures[index]->running = false;
+      publish_capture(index);
+      --own_running;
+      if (captures_running.fetch_sub(1) == 1) {
+        for (auto& other : workers) other->bell.ring();  // everyone may drain and exit now
       }
+    };
+    bool draining = false;
+    std::chrono::steady_clock::time_point drain_deadline{};
+    std::vector<pollfd> fds;
+    for (;;) {
+      if (!draining && stop.stop_requested()) {
+        draining = true;
+        drain_deadline = std::chrono::steady_clock::now() + kDrainTime;
+      }
+      const bool drain_over = draining && std::chrono::steady_clock::now() > drain_deadline;
+      bool busy = false;
+      for (std::size_t c : w.captures) {
+        if (!captures[c]->running) continue;
+        const Read r = drain_over ? Read::nothing : read_source(c);
+        busy = busy || r == Read::frames;
+        if (r == Read::finished || drain_over || (draining && r == Read::nothing)) finish_source(c);
+      }
+      // Other workers are woken once per pass (at most kBatch packets from each source), not
+      // once per packet, and only when they sleep.
+      if (pushed_unrung != 0) ring_workers();
+      busy = drain_inbound() != 0 || busy;
       const TimeUs now = wall_clock_now();
       if (now >= next_scan) {
         next_scan = now + kScanInterval;
@@ -398,15 +472,29 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         publish();
       }
       hand_over();
-      if (n == 0) {
-        if (captures_running.load() == 0) {
-          bool drained = true;
-          for (auto& c : captures) drained = drained && c->to_worker[index]->empty();
-          if (drained) break;
-        } else {
-          w.bell.wait(has_work, kIdleWait);
+      if (busy) continue;
+      if (captures_running.load() == 0) {
+        bool drained = true;
+        for (auto& q : w.inbound) drained = drained && (!q || q->empty());
+        if (drained) break;
+        continue;
+      }
+      // Nothing at hand: sleep until a source has data, a worker queued packets here, or the
+      // next scan is due.
+      fds.clear();
+      for (std::size_t c : w.captures) {
+        if (captures[c]->running && captures[c]->source->poll_fd() >= 0) {
+          fds.push_back({captures[c]->source->poll_fd(), POLLIN, 0});
         }
       }
+      fds.push_back({w.bell.fd(), POLLIN, 0});
+      w.bell.sleep_begin();
+      bool queued = false;
+      for (auto& q : w.inbound) queued = queued || (q && !q->empty());
+      int timeout_ms = static_cast<int>(std::clamp<TimeUs>((next_scan - now + 999) / 1000, 1, 100));
+      if (draining || (own_running != 0 && fds.size() == 1)) timeout_ms = 1;  // sources without a descriptor
+      if (!queued && captures_running.load() != 0) ::poll(fds.data(), fds.size(), timeout_ms);
+      w.bell.sleep_end((fds.back().revents & POLLIN) != 0);
     }
     w.cache->flush(ended, FlowEndReason::forced_end);
     hand_over();
@@ -554,7 +642,6 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     std::vector<std::jthread> threads;
     threads.emplace_back(export_loop);
     for (unsigned w = 0; w < nworkers; ++w) threads.emplace_back(worker_loop, w);
-    for (std::size_t c = 0; c < captures.size(); ++c) threads.emplace_back(capture_loop, c);
   }  // joins: captures stop on `stop`, workers drain, the exporter sends everything
 
   for (auto& c : captures) {

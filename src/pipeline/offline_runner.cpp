@@ -28,10 +28,7 @@ constexpr std::size_t kBatch = 8;
 constexpr std::size_t kFlushPart = 16384;
 
 struct BatchSlot {
-  ParsedPacket packet;
-  PacketMeta meta;
-  PackedFlowKey key;
-  std::uint64_t hash = 0;
+  MeterInput in;  // in.timestamp is set for every frame, the rest for parsed ones
   std::uint32_t wire_length = 0;
   ParseStatus status = ParseStatus::ok;
   bool meter = false;  // parsed and not sampled out
@@ -47,6 +44,7 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
   std::vector<FlowRecord> ended;
   ended.reserve(1024);
   CapturedFrame frame;
+  ParsedPacket packet;
   TimeUs now = 0;
   TimeUs clock = 0;  // the capture's clock as frames are read (it never runs backwards)
   TimeUs next_scan = 0;
@@ -98,34 +96,33 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
       // Captures are not always in order; the clock never runs backwards.
       clock = std::max(clock, frame.meta.timestamp);
       BatchSlot& b = batch[n++];
-      b.meta = frame.meta;
-      b.meta.timestamp = clock;
+      frame.meta.timestamp = clock;
+      b.in.timestamp = clock;
       b.wire_length = frame.wire_length;
-      b.status = parse_packet(link, frame.bytes, frame.wire_length, b.packet);
+      b.status = parse_packet(link, frame.bytes, frame.wire_length, packet);
       b.meter = b.status == ParseStatus::ok;
       if (!b.meter) continue;
-      if (aggregation) aggregation->apply(b.packet, summary.aggregation_usage);
-      b.key = cache.key_of(b.packet, b.meta.in_ifindex);
-      b.hash = hash_flow_key(b.key);
-      if (hash_sampling && !hash_selects(b.hash, sampler_seed, config.sampler.interval)) {
+      if (aggregation) aggregation->apply(packet, summary.aggregation_usage);
+      cache.input_of(packet, frame.meta, b.in);
+      if (hash_sampling && !hash_selects(b.in.hash, sampler_seed, config.sampler.interval)) {
         b.meter = false;  // observed, deliberately not metered
         continue;
       }
-      cache.prefetch_index(b.hash);
+      cache.prefetch_index(b.in.hash);
     }
     return n;
   };
   auto meter = [&](std::vector<BatchSlot>& batch, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
       BatchSlot& b = batch[i];
-      now = b.meta.timestamp;
+      now = b.in.timestamp;
       if (b.status != ParseStatus::ok) {
         summary.parse.count(b.status);
         ignore(b.wire_length);
       } else if (!b.meter) {
         ++summary.sampled_out;
-      } else if (cache.meter(b.packet, b.meta, b.key, b.hash, ended) == MeterResult::dropped_maxflows) {
-        ignore(b.packet.ip_length);
+      } else if (cache.meter(b.in, ended) == MeterResult::dropped_maxflows) {
+        ignore(b.in.ip_length);
       }
       if (now >= next_scan) {
         cache.expire(now, ended);
@@ -147,7 +144,7 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
     std::vector<BatchSlot>& ready = ring[(round + 1) % 3];    // filled two rounds ago
     count[round % 3] = fill(filled);
     for (std::size_t i = 0; i < count[(round + 2) % 3]; ++i) {
-      if (warming[i].meter) cache.prefetch_entry(warming[i].hash);
+      if (warming[i].meter) cache.prefetch_entry(warming[i].in.hash);
     }
     meter(ready, count[(round + 1) % 3]);
     count[(round + 1) % 3] = 0;

@@ -5,7 +5,6 @@
 #include <linux/if_ether.h>
 #include <net/if.h>
 #include <net/if_arp.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -17,8 +16,6 @@
 
 namespace netflowd {
 namespace {
-
-constexpr int kPollMs = 100;
 
 [[noreturn]] void fail(const std::string& interface, const std::string& what) {
   throw SetupError("interface " + interface + ": " + what + ": " + std::strerror(errno));
@@ -136,15 +133,7 @@ NextResult AfPacketSource::next(CapturedFrame& frame) {
     release_block();
     auto* desc = reinterpret_cast<tpacket_block_desc*>(ring_ + std::size_t{block_} * options_.block_size);
     if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
-      pollfd p{fd_.get(), POLLIN | POLLERR, 0};
-      const int ready = ::poll(&p, 1, kPollMs);
-      if (ready < 0 && errno != EINTR) {
-        error_ = "interface " + interface_ + ": poll: " + std::strerror(errno);
-        return NextResult::error;
-      }
-      if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
-        return NextResult::idle;
-      }
+      return NextResult::idle;  // the caller polls poll_fd()
     }
     current_ = desc;
     left_in_block_ = desc->hdr.bh1.num_pkts;

@@ -41,7 +41,7 @@ class AfPacketSource final : public CaptureSource {
   LinkType link_type() const override { return link_; }
   std::string name() const override { return "interface " + interface_; }
   const CaptureStats& stats() const override;
-  bool has_buffered() const override { return current_ != nullptr && left_in_block_ > 0; }
+  int poll_fd() const override { return fd_.get(); }
   std::string error() const override { return error_; }
   std::uint32_t ifindex() const { return ifindex_; }
 

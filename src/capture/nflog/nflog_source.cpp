@@ -5,7 +5,6 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -17,7 +16,6 @@
 namespace netflowd {
 namespace {
 
-constexpr int kPollMs = 100;
 constexpr std::uint32_t kBatchPackets = 64;  // the kernel sends when this many are queued...
 constexpr std::uint32_t kBatchTimeout = 1;   // ...or after 1/100 s
 
@@ -125,13 +123,11 @@ void NflogSource::configure(std::uint16_t group) {
   }
 }
 
+int NflogSource::poll_fd() const { return mnl_socket_get_fd(nl_); }
+
 bool NflogSource::receive_batch() {
   const int fd = mnl_socket_get_fd(nl_);
   for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    const int ready = ::poll(&p, 1, kPollMs);
-    if (ready == 0) return false;
-    if (ready < 0 && errno == EINTR) return false;
     const ssize_t n = ::recv(fd, buf_.data(), buf_.size(), MSG_DONTWAIT);
     if (n > 0) {
       buf_len_ = static_cast<std::size_t>(n);
@@ -143,8 +139,7 @@ bool NflogSource::receive_batch() {
       ++stats_.overruns;
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
-    return false;
+    return false;  // EAGAIN: nothing queued (the caller polls poll_fd()), EINTR, or an error
   }
 }
 

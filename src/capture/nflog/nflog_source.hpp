@@ -32,13 +32,13 @@ class NflogSource final : public CaptureSource {
   LinkType link_type() const override { return LinkType::raw_ip; }
   std::string name() const override { return "nflog group " + std::to_string(group_); }
   const CaptureStats& stats() const override { return stats_; }
-  bool has_buffered() const override { return buf_pos_ < buf_len_; }
+  int poll_fd() const override;
   std::string error() const override { return error_; }
   std::uint16_t group() const { return group_; }
 
  private:
   void configure(std::uint16_t group);
-  bool receive_batch();  // false on timeout
+  bool receive_batch();  // false when nothing is queued
   bool decode(const void* msg, CapturedFrame& frame);
 
   mnl_socket* nl_ = nullptr;

@@ -320,12 +320,12 @@ TEST(FlowCache, PrecomputedHashAndPrefetchGiveTheSameFlows) {
   for (std::uint32_t i = 0; i < 3000; ++i) {
     const ParsedPacket p = udp_packet(i % 700, static_cast<std::uint16_t>(i % 3), 60 + i % 5);
     plain.meter(p, at(i), a);
-    const PackedFlowKey key = batched.key_of(p, 0);
-    const std::uint64_t hash = hash_flow_key(key);
-    EXPECT_EQ(hash, hash_flow_key(make_flow_key(p, 0))) << "one hash for both key forms";
-    batched.prefetch_index(hash);
-    batched.prefetch_entry(hash);
-    batched.meter(p, at(i), key, hash, b);
+    MeterInput in;
+    batched.input_of(p, at(i), in);
+    EXPECT_EQ(in.hash, hash_flow_key(make_flow_key(p, 0))) << "one hash for both key forms";
+    batched.prefetch_index(in.hash);
+    batched.prefetch_entry(in.hash);
+    batched.meter(in, b);
   }
   plain.flush(a);
   for (std::uint32_t cursor = 0;;) {  // in parts of at most 100 records
