@@ -355,7 +355,8 @@ def render(runs: list, meta: dict) -> tuple:
         for k, g, b in rows:
             ratio = g["ns"] / b["ns"] if b and b["ns"] > 0 else float("nan")
             ok = ok and ratio == ratio and ratio <= NFLOG_CPU_RATIO_TARGET
-            parts.append(f"workers={k[2]}: {g['ns']:.0f} ns vs {b['ns']:.0f} ns ({ratio:.2f}×)")
+            parts.append(f"workers={k[2]}: {g['ns']:.0f} ns vs {b['ns']:.0f} ns ({ratio:.2f}×)" if b else
+                         f"workers={k[2]}: {g['ns']:.0f} ns (no do-nothing reader in this run)")
         lines.append(f"| NFLOG: CPU per packet ≤ 1.2 × the do-nothing NFLOG reader's | {'; '.join(parts)} | "
                      f"{'met' if ok else 'missed'} |")
     rows = [(k, g, b) for k, g, b in verdict_rows if k[0] == "afpacket"]

@@ -18,6 +18,8 @@
 # second's packets in a burst; default: as fast as it can), --doc FILE / --no-doc, --results
 # FILE, --work DIR (default build/bench-live), --only TEXT (run only the consumers whose
 # "source kind workers variant" line contains TEXT, e.g. "afpacket netflowd 1"; for profiling),
+# --flows 256 (one source address instead of 256 random ones: a flow table that fits in the
+# CPU's caches, to tell cache misses from the rest; default 65536),
 # --netflowd PATH --netflowctl PATH (default: build both in build/release), --label TEXT (what
 # the report says netflowd was built from; default: `git describe --dirty` of this tree).
 # Needs: root, iproute2, iptables, trafgen (Debian package netsniff-ng), ss, python3, g++,
@@ -34,7 +36,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PATH=$PATH:/usr/sbin:/sbin
 
-mode=full rounds="" duration="" rate="" doc=default results="" work="" netflowd="" netflowctl="" label="" only=""
+mode=full rounds="" duration="" rate="" doc=default results="" work="" netflowd="" netflowctl="" label="" only="" flows=65536
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) mode=quick ;;
@@ -51,7 +53,8 @@ while [ $# -gt 0 ]; do
     --netflowctl) netflowctl=$2; shift ;;
     --label) label=$2; shift ;;
     --only) only=$2; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    --flows) flows=$2; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -151,14 +154,18 @@ mkdir -p "$runs"
 : >"$work/empty.conf"
 
 # 60-byte frames (64 on a wire), IPv4 UDP from 10.78.1.R:9984+P to 10.78.0.2:9, R random per
-# packet, P counting 0..255: 65,536 flows. No UDP checksum (0 is allowed for IPv4); the IPv4
+# packet, P counting 0..255: 65,536 flows (--flows 256: R = 1). No UDP checksum (0 is allowed for IPv4); the IPv4
 # header checksum is computed per packet (the kernel drops bad ones before netfilter).
-FLOWS=65,536
+case $flows in
+  65536) FLOWS=65,536 source_octet="drnd()" ;;
+  256) FLOWS=256 source_octet=1 ;;
+  *) echo "run.sh: --flows must be 65536 or 256" >&2; exit 2 ;;
+esac
 cat >"$work/trafgen.cfg" <<EOF
 {
   $(hexmac "$(mac "$NS_METER" m0)"), $(hexmac "$(mac "$NS_GEN" g0)"), 0x08, 0x00,
   0x45, 0x00, const16(46), const16(0), 0x40, 0x00, 64, 17, csumip(14, 33),
-  10, 78, 1, drnd(),
+  10, 78, 1, $source_octet,
   10, 78, 0, 2,
   0x27, dinc(0, 255), const16(9), const16(26), const16(0),
   fill(0x00, 18)

@@ -234,16 +234,23 @@ int run_daemon(const CommandLine& cl) {
 
   std::vector<std::unique_ptr<CaptureSource>> sources;
   for (std::uint16_t g : cl.nflog_groups) sources.push_back(std::make_unique<NflogSource>(g, kNflogReceiveBuffer));
-  const unsigned workers =
-      cl.config.workers != 0 ? cl.config.workers : std::max(1u, std::thread::hardware_concurrency());
-  // One ring per worker on every interface, joined in a fanout group: the kernel spreads the
-  // interface's packets over the rings, each read by its own capture thread. Packets are
-  // still sharded to workers by netflowd's own key hash, so a flow never splits.
+  // workers=0: one per CPU; with NFLOG groups only, one per group (at most one per CPU): a
+  // group is one socket read by one worker, and more workers would only take packets over
+  // from it, which costs about as much as metering them.
+  const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned workers = cl.config.workers != 0 ? cl.config.workers
+                           : cl.interfaces.empty()
+                               ? std::min(cpus, static_cast<unsigned>(std::max<std::size_t>(cl.nflog_groups.size(), 1)))
+                               : cpus;
+  // One ring per worker on every interface, joined in a fanout group: the kernel gives each
+  // ring the packets of its worker's flows (common/flow_shard.hpp). Workers still check each
+  // packet's owner and hand on the few the kernel could not place, so a flow never splits.
   for (std::size_t i = 0; i < cl.interfaces.size(); ++i) {
     AfPacketOptions ring;
     ring.promiscuous = cl.config.promisc;
     ring.fanout_group = workers > 1 ? static_cast<std::uint16_t>(((::getpid() & 0xfff) << 4) + i + 1) : 0;
     for (unsigned r = 0; r < (workers > 1 ? workers : 1); ++r) {
+      ring.fanout_index = r;
       sources.push_back(std::make_unique<AfPacketSource>(cl.interfaces[i], ring));
     }
   }

@@ -43,6 +43,10 @@ class CaptureSource {
   // A descriptor that polls readable (POLLIN) when next() may have a frame again after it
   // returned idle; -1 for sources that never return idle (files).
   virtual int poll_fd() const { return -1; }
+  // The worker (modulo the number of workers) whose flows the kernel already picks out for
+  // this source (an AF_PACKET ring in a steered fanout group), so that it reads this source
+  // and meters most packets without handing them on; -1: any worker.
+  virtual int preferred_worker() const { return -1; }
   // Describes the last error after next() returned NextResult::error.
   virtual std::string error() const = 0;
 };

@@ -152,8 +152,10 @@ constexpr ParameterSpec kParameters[] = {
      set_physdev, [](const Config& c) { return num(c.physdev); }, true},
     {"mpls_depth", "0", "v9/IPFIX: export the top N (0..3) MPLS labels and the top TTL (labels become flow keys)",
      set_mpls_depth, [](const Config& c) { return num(c.mpls_depth); }, true},
-    {"workers", "0", "live capture: worker threads, each with its own flow-cache shard (0: one per CPU)", set_workers,
-     [](const Config& c) { return num(c.workers); }, false},
+    {"workers", "0",
+     "live capture: worker threads, each with its own flow-cache shard (0: one per CPU; with --nflog only, one per "
+     "NFLOG group, at most one per CPU)",
+     set_workers, [](const Config& c) { return num(c.workers); }, false},
     {"exportcpu", "-1", "live capture: pin the export thread to this CPU (-1: no pinning)", set_exportcpu,
      [](const Config& c) { return std::to_string(c.exportcpu); }, false},
     {"promisc", "0", "live capture: 1 puts --interface devices in promiscuous mode (for mirror ports)", set_promisc,

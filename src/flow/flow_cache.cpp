@@ -30,7 +30,7 @@ FlowCacheStats& FlowCacheStats::operator+=(const FlowCacheStats& o) {
 }
 
 void make_meter_input(const ParsedPacket& p, const PacketMeta& meta, const FlowKeyOptions& options, MeterInput& in) {
-  in.key = pack_flow_key(p, meta.in_ifindex, options);
+  pack_flow_key(p, meta.in_ifindex, options, in.key);
   in.hash = hash_flow_key(in.key);
   in.timestamp = meta.timestamp;
   in.tcp_options = p.tcp_options;

@@ -25,17 +25,6 @@ FlowKey make_flow_key(const ParsedPacket& p, std::uint32_t in_ifindex, const Flo
 
 namespace {
 
-std::uint64_t port_word(std::uint16_t src_port, std::uint16_t dst_port, std::uint32_t in_ifindex) {
-  return std::uint64_t{src_port} | std::uint64_t{dst_port} << 16 | std::uint64_t{in_ifindex} << 32;
-}
-
-std::uint64_t tag_word(const std::array<std::uint16_t, kMaxVlanTags>& vlan, std::uint8_t protocol, std::uint8_t tos,
-                       IpFamily family) {
-  static_assert(kMaxVlanTags == 2);
-  return std::uint64_t{vlan[0]} | std::uint64_t{vlan[1]} << 16 | std::uint64_t{protocol} << 32 |
-         std::uint64_t{tos} << 40 | std::uint64_t{static_cast<std::uint8_t>(family)} << 48;
-}
-
 // ext words: source MAC, destination MAC, then the MPLS entries, byte for byte.
 struct ExtBytes {
   std::array<std::uint8_t, 6> src_mac;
@@ -53,30 +42,22 @@ inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
 
 }  // namespace
 
-PackedFlowKey pack_flow_key(const ParsedPacket& p, std::uint32_t in_ifindex, const FlowKeyOptions& options) {
-  PackedFlowKey k;
-  std::memcpy(&k.core[0], p.src.data(), 16);
-  std::memcpy(&k.core[2], p.dst.data(), 16);
-  k.core[4] = port_word(p.src_port, p.dst_port, in_ifindex);
-  k.core[5] = tag_word(p.vlan_tci, p.protocol, p.tos, p.family);
-  if (options.mac || options.mpls_labels != 0) {
-    ExtBytes e{};
-    if (options.mac) {
-      e.src_mac = p.src_mac;
-      e.dst_mac = p.dst_mac;
-    }
-    for (std::size_t i = 0; i < options.mpls_labels && i < p.mpls_count; ++i) e.mpls[i] = p.mpls[i];
-    std::memcpy(k.ext.data(), &e, sizeof e);
+void pack_flow_key_ext(const ParsedPacket& p, const FlowKeyOptions& options, PackedFlowKey& k) {
+  ExtBytes e{};
+  if (options.mac) {
+    e.src_mac = p.src_mac;
+    e.dst_mac = p.dst_mac;
   }
-  return k;
+  for (std::size_t i = 0; i < options.mpls_labels && i < p.mpls_count; ++i) e.mpls[i] = p.mpls[i];
+  std::memcpy(k.ext.data(), &e, sizeof e);
 }
 
 PackedFlowKey pack_flow_key(const FlowKey& f) {
   PackedFlowKey k;
   std::memcpy(&k.core[0], f.src.data(), 16);
   std::memcpy(&k.core[2], f.dst.data(), 16);
-  k.core[4] = port_word(f.src_port, f.dst_port, f.in_ifindex);
-  k.core[5] = tag_word(f.vlan, f.protocol, f.tos, f.family);
+  k.core[4] = flow_key_detail::port_word(f.src_port, f.dst_port, f.in_ifindex);
+  k.core[5] = flow_key_detail::tag_word(f.vlan, f.protocol, f.tos, f.family);
   const ExtBytes e{f.src_mac, f.dst_mac, f.mpls};
   std::memcpy(k.ext.data(), &e, sizeof e);
   return k;

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 
 #include "common/ip_address.hpp"
 #include "packet/packet_meta.hpp"
@@ -56,8 +58,71 @@ struct PackedFlowKey {
   bool has_ext() const { return (ext[0] | ext[1] | ext[2]) != 0; }
 };
 
-PackedFlowKey pack_flow_key(const ParsedPacket& packet, std::uint32_t in_ifindex, const FlowKeyOptions& options = {});
+namespace flow_key_detail {
+inline std::uint64_t port_word(std::uint16_t src_port, std::uint16_t dst_port, std::uint32_t in_ifindex) {
+  return std::uint64_t{src_port} | std::uint64_t{dst_port} << 16 | std::uint64_t{in_ifindex} << 32;
+}
+inline std::uint64_t tag_word(const std::array<std::uint16_t, kMaxVlanTags>& vlan, std::uint8_t protocol,
+                              std::uint8_t tos, IpFamily family) {
+  static_assert(kMaxVlanTags == 2);
+  return std::uint64_t{vlan[0]} | std::uint64_t{vlan[1]} << 16 | std::uint64_t{protocol} << 32 |
+         std::uint64_t{tos} << 40 | std::uint64_t{static_cast<std::uint8_t>(family)} << 48;
+}
+}  // namespace flow_key_detail
+
+void pack_flow_key_ext(const ParsedPacket& packet, const FlowKeyOptions& options, PackedFlowKey& key);
+
+// Packs a parsed packet's key into `key`, in place: this runs for every packet. An IPv4
+// address is read as the 4 bytes the parser wrote (the other 12 are zero), not as 16, which
+// would read across the parser's separate stores and stall the CPU's store forwarding.
+inline void pack_flow_key(const ParsedPacket& p, std::uint32_t in_ifindex, const FlowKeyOptions& options,
+                          PackedFlowKey& k) {
+  if (p.family == IpFamily::v6) {
+    std::memcpy(&k.core[0], p.src.data(), 16);
+    std::memcpy(&k.core[2], p.dst.data(), 16);
+  } else {
+    std::uint32_t src = 0, dst = 0;
+    std::memcpy(&src, p.src.data(), 4);
+    std::memcpy(&dst, p.dst.data(), 4);
+    // The address bytes first in memory, then zeros, as a 16-byte copy would leave them.
+    constexpr int shift = std::endian::native == std::endian::little ? 0 : 32;
+    k.core[0] = std::uint64_t{src} << shift;
+    k.core[1] = 0;
+    k.core[2] = std::uint64_t{dst} << shift;
+    k.core[3] = 0;
+  }
+  k.core[4] = flow_key_detail::port_word(p.src_port, p.dst_port, in_ifindex);
+  k.core[5] = flow_key_detail::tag_word(p.vlan_tci, p.protocol, p.tos, p.family);
+  if (options.mac || options.mpls_labels != 0) {
+    pack_flow_key_ext(p, options, k);
+  } else {
+    k.ext = {};
+  }
+}
+inline PackedFlowKey pack_flow_key(const ParsedPacket& packet, std::uint32_t in_ifindex,
+                                   const FlowKeyOptions& options = {}) {
+  PackedFlowKey k;
+  pack_flow_key(packet, in_ifindex, options, k);
+  return k;
+}
 PackedFlowKey pack_flow_key(const FlowKey& key);
+
+// The XOR of the big-endian 32-bit words of the key's two addresses, and of its ports for
+// TCP and UDP: what decides a flow's worker (common/flow_shard.hpp).
+inline std::uint32_t fold_for_shard(const PackedFlowKey& k) {
+  const std::uint64_t x = k.core[0] ^ k.core[1] ^ k.core[2] ^ k.core[3];
+  auto folded = static_cast<std::uint32_t>(x) ^ static_cast<std::uint32_t>(x >> 32);
+  // A byte swap commutes with XOR: swapping once at the end reads every word big-endian.
+  if constexpr (std::endian::native == std::endian::little) folded = __builtin_bswap32(folded);
+  const auto protocol = static_cast<std::uint8_t>(k.core[5] >> 32);
+  if (protocol == 6 || protocol == 17) {
+    const auto src_port = static_cast<std::uint16_t>(k.core[4]);
+    const auto dst_port = static_cast<std::uint16_t>(k.core[4] >> 16);
+    folded ^= std::uint32_t{src_port} << 16 | dst_port;
+  }
+  return folded;
+}
+
 FlowKey unpack_flow_key(const PackedFlowKey& key);
 
 // 64-bit hash of a key (the extra words count only when they are not all zero). Fixed seed:

@@ -167,12 +167,12 @@ std::string format_stat_text(const LiveSnapshot& s) {
   }
   for (std::size_t i = 0; i < s.captures.size(); ++i) {
     const auto& cp = s.captures[i];
-    out +=
-        fmt("source%zu: %s: frames %llu, not IP %llu, malformed %llu, kernel drops %llu (overruns %llu), queue "
-            "drops %llu, own export %llu\n",
-            i, cp.name.c_str(), static_cast<u64>(cp.frames), static_cast<u64>(cp.parse[ParseStatus::non_ip]),
-            static_cast<u64>(cp.parse.malformed()), static_cast<u64>(cp.source_drops),
-            static_cast<u64>(cp.source_overruns), static_cast<u64>(cp.queue_drops), static_cast<u64>(cp.own_export));
+    out += fmt(
+        "source%zu: %s: frames %llu, not IP %llu, malformed %llu, kernel drops %llu (overruns %llu), queue "
+        "drops %llu, own export %llu, handed on %llu\n",
+        i, cp.name.c_str(), static_cast<u64>(cp.frames), static_cast<u64>(cp.parse[ParseStatus::non_ip]),
+        static_cast<u64>(cp.parse.malformed()), static_cast<u64>(cp.source_drops), static_cast<u64>(cp.source_overruns),
+        static_cast<u64>(cp.queue_drops), static_cast<u64>(cp.own_export), static_cast<u64>(cp.handed_on));
   }
   if (const auto& rules = s.config.aggregation_rules) {
     const std::vector<std::string> lines = rules->describe();
@@ -275,11 +275,11 @@ std::string format_stat_json(const LiveSnapshot& s) {
     const auto& c = s.captures[i];
     out +=
         fmt("%s{\"name\":%s,\"frames\":%llu,\"non_ip\":%llu,\"malformed\":%llu,\"source_drops\":%llu,"
-            "\"source_overruns\":%llu,\"queue_drops\":%llu,\"own_export\":%llu}",
+            "\"source_overruns\":%llu,\"queue_drops\":%llu,\"own_export\":%llu,\"handed_on\":%llu}",
             i ? "," : "", json_string(c.name).c_str(), static_cast<u64>(c.frames),
             static_cast<u64>(c.parse[ParseStatus::non_ip]), static_cast<u64>(c.parse.malformed()),
             static_cast<u64>(c.source_drops), static_cast<u64>(c.source_overruns), static_cast<u64>(c.queue_drops),
-            static_cast<u64>(c.own_export));
+            static_cast<u64>(c.own_export), static_cast<u64>(c.handed_on));
   }
   out += "],\"workers\":[";
   for (std::size_t i = 0; i < s.workers.size(); ++i) {

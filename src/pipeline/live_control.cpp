@@ -37,6 +37,7 @@ void subtract(LiveSnapshot& s, const LiveSnapshot& base) {
     c.source_overruns -= b.source_overruns;
     c.queue_drops -= b.queue_drops;
     c.own_export -= b.own_export;
+    c.handed_on -= b.handed_on;
   }
   EncoderStats& e = s.exporter.encoder;
   const EncoderStats& be = base.exporter.encoder;

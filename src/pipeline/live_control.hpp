@@ -35,6 +35,7 @@ struct CaptureSnapshot {
   std::uint64_t source_overruns = 0;  // CaptureStats::overruns
   std::uint64_t queue_drops = 0;
   std::uint64_t own_export = 0;
+  std::uint64_t handed_on = 0;                   // read by this source's worker, metered by the flow's owner
   std::vector<std::uint64_t> aggregation_usage;  // per rule of the rules in force
   std::uint64_t sampled_out = 0;                 // packets the hash sampler did not select
 };

@@ -17,8 +17,10 @@
 
 #include "capture/netlink/interface_table.hpp"
 #include "common/error.hpp"
+#include "common/flow_shard.hpp"
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
+#include "flow/meter_pipeline.hpp"
 #include "packet/apply_meta.hpp"
 #include "packet/parser.hpp"
 #include "pipeline/export_stage.hpp"
@@ -31,8 +33,12 @@ namespace {
 constexpr TimeUs kScanInterval = 100 * kUsPerMs;
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 constexpr std::size_t kBatch = 256;
-constexpr std::size_t kPrefetchBatch = 8;  // packets a worker hashes and prefetches at once
-constexpr std::size_t kRingEvery = 64;
+// A worker that queued packets for another wakes it (if it sleeps) once this many are
+// waiting, or once the first of them has waited kRingDelay: a wake-up (a system call and two
+// context switches) costs as much as metering a few dozen packets, and no flow needs its
+// packets counted within milliseconds.
+constexpr std::size_t kRingEvery = 1024;
+constexpr TimeUs kRingDelay = 5 * kUsPerMs;
 constexpr int kFullQueueWaits = 20;  // a capture thread waits at most 20 x 100 us for a full queue
 constexpr auto kFullQueueWait =
     std::chrono::microseconds(100);  // a capture thread wakes its workers at least this often
@@ -214,11 +220,15 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     workers.push_back(std::move(worker));
   }
   std::vector<std::unique_ptr<Capture>> captures;
+  std::size_t next_worker = 0;
   for (std::size_t i = 0; i < sources.size(); ++i) {
     auto c = std::make_unique<Capture>();
     c->source = sources[i].get();
     c->counters.name = sources[i]->name();
-    workers[i % nworkers]->captures.push_back(i);  // the rings of one interface go to different workers
+    // A steered ring goes to the worker whose flows the kernel sends it; other sources in turn.
+    const int preferred = sources[i]->preferred_worker();
+    const std::size_t worker = preferred >= 0 ? static_cast<std::size_t>(preferred) : next_worker++;
+    workers[worker % nworkers]->captures.push_back(i);
     captures.push_back(std::move(c));
   }
   std::atomic<std::size_t> captures_running{captures.size()};
@@ -249,39 +259,26 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     std::vector<OwnExportFilter::Target> own = own_export.get();
     std::uint64_t own_seen = own_export.version();
 
-    // Packets this worker meters, a few at a time: their index slots are prefetched as they
-    // come, their entries just before metering, so the cache misses of a batch overlap.
-    std::array<MeterInput, kPrefetchBatch> batch;
-    std::size_t batched = 0;
-    auto meter_batch = [&] {
-      for (std::size_t i = 0; i < batched; ++i) w.cache->prefetch_entry(batch[i].hash);
-      for (std::size_t i = 0; i < batched; ++i) {
-        if (w.cache->meter(batch[i], ended) == MeterResult::dropped_maxflows) {
-          shared.ignore(batch[i].ip_length, batch[i].timestamp);
-        }
-      }
-      batched = 0;
-    };
-    auto take = [&] {  // batch[batched] is filled: meter it with the next ones
-      w.cache->prefetch_index(batch[batched].hash);
-      if (++batched == kPrefetchBatch) meter_batch();
-    };
+    // Packets this worker meters go through a prefetching pipeline (flow/meter_pipeline.hpp).
+    MeterPipeline pipeline(*w.cache);
+    auto on_drop = [&](const MeterInput& in) { shared.ignore(in.ip_length, in.timestamp); };
     // Packets other workers queued for this one.
     auto drain_inbound = [&] {
       std::size_t n = 0;
       for (auto& q : w.inbound) {
         if (!q) continue;
-        for (std::size_t k = 0; k < kBatch && q->pop(batch[batched]); ++k) {
-          take();
+        for (std::size_t k = 0; k < kBatch && q->pop(pipeline.slot()); ++k) {
+          pipeline.commit(ended, on_drop);
           ++n;
         }
       }
-      meter_batch();
+      pipeline.flush(ended, on_drop);
       return n;
     };
     // Workers this one queued packets for since it last woke them.
     std::vector<char> unrung(nworkers, 0);
     std::size_t pushed_unrung = 0;
+    TimeUs first_unrung = 0;  // when the oldest of them was queued
     auto ring_workers = [&] {
       for (std::size_t i = 0; i < nworkers; ++i) {
         if (unrung[i]) workers[i]->bell.ring();
@@ -289,27 +286,35 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       }
       pushed_unrung = 0;
     };
-    // Queues batch[batched] (not this worker's flow) to its owner. A full queue (the owner is
+    // Queues a packet of another worker's flow to its owner. A full queue (the owner is
     // catching up after a stall or a burst): wake it and wait a little, metering what others
     // queued here meanwhile (two workers may wait for each other), so that the backlog stays
     // in the kernel's buffer, which the kernel counts when it overflows.
-    auto hand_to = [&](std::size_t owner, CaptureSnapshot& n) {
+    auto hand_to = [&](std::size_t owner, const MeterInput& slot, CaptureSnapshot& n) {
       auto& q = *workers[owner]->inbound[self];
-      bool queued = q.push(batch[batched]);
+      bool queued = q.push(slot);
+      if (queued) {
+        ++n.handed_on;
+        unrung[owner] = 1;
+        if (pushed_unrung == 0) first_unrung = wall_clock_now();
+        if (++pushed_unrung >= kRingEvery) ring_workers();
+        return;
+      }
+      const MeterInput in = slot;  // drain_inbound() reuses the pipeline's slot
       for (int wait = 0; !queued && wait < kFullQueueWaits; ++wait) {
         workers[owner]->bell.ring();
-        const MeterInput pending = batch[batched];
         drain_inbound();
-        batch[batched] = pending;
         std::this_thread::sleep_for(kFullQueueWait);
-        queued = q.push(batch[batched]);
+        queued = q.push(in);
       }
       if (queued) {
+        ++n.handed_on;
         unrung[owner] = 1;
+        if (pushed_unrung == 0) first_unrung = wall_clock_now();
         if (++pushed_unrung >= kRingEvery) ring_workers();
       } else {
         ++n.queue_drops;
-        shared.ignore(batch[batched].ip_length, batch[batched].timestamp);
+        shared.ignore(in.ip_length, in.timestamp);
       }
     };
 
@@ -352,21 +357,21 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
           continue;
         }
         if (aggregation) aggregation->apply(packet, n.aggregation_usage);
-        MeterInput& in = batch[batched];
+        MeterInput& in = pipeline.slot();
         make_meter_input(packet, frame.meta, key_options, in);
         if (config.sampler.mode == SamplerMode::hash && !hash_selects(in.hash, sampler_seed, config.sampler.interval)) {
           ++n.sampled_out;  // observed, deliberately not metered
           shared.sampled_out.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
-        const std::size_t owner = (in.hash >> 40) % nworkers;
+        const std::size_t owner = nworkers == 1 ? 0 : shard_of_folded(fold_for_shard(in.key), nworkers);
         if (owner == self) {
-          take();
+          pipeline.commit(ended, on_drop);
         } else {
-          hand_to(owner, n);
+          hand_to(owner, in, n);
         }
       }
-      meter_batch();
+      pipeline.flush(ended, on_drop);
       return finished ? Read::finished : k != 0 ? Read::frames : Read::nothing;
     };
 
@@ -460,11 +465,9 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         busy = busy || r == Read::frames;
         if (r == Read::finished || drain_over || (draining && r == Read::nothing)) finish_source(c);
       }
-      // Other workers are woken once per pass (at most kBatch packets from each source), not
-      // once per packet, and only when they sleep.
-      if (pushed_unrung != 0) ring_workers();
       busy = drain_inbound() != 0 || busy;
       const TimeUs now = wall_clock_now();
+      if (pushed_unrung != 0 && (draining || now - first_unrung >= kRingDelay)) ring_workers();
       if (now >= next_scan) {
         next_scan = now + kScanInterval;
         follow_control();
@@ -491,7 +494,8 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       w.bell.sleep_begin();
       bool queued = false;
       for (auto& q : w.inbound) queued = queued || (q && !q->empty());
-      int timeout_ms = static_cast<int>(std::clamp<TimeUs>((next_scan - now + 999) / 1000, 1, 100));
+      const TimeUs wake_at = pushed_unrung != 0 ? std::min(next_scan, first_unrung + kRingDelay) : next_scan;
+      int timeout_ms = static_cast<int>(std::clamp<TimeUs>((wake_at - now + 999) / 1000, 1, 100));
       if (draining || (own_running != 0 && fds.size() == 1)) timeout_ms = 1;  // sources without a descriptor
       if (!queued && captures_running.load() != 0) ::poll(fds.data(), fds.size(), timeout_ms);
       w.bell.sleep_end((fds.back().revents & POLLIN) != 0);
@@ -649,6 +653,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     summary.parse += c->counters.parse;
     summary.own_export += c->counters.own_export;
     summary.queue_drops += c->counters.queue_drops;
+    summary.handed_on += c->counters.handed_on;
     summary.source_drops += c->counters.source_drops;
     summary.sampled_out += c->counters.sampled_out;
   }

@@ -1,13 +1,17 @@
 // The live daemon's threads:
 //
-//   capture thread (one per source) --parse, shard by key hash--> worker queues
-//   worker thread (N, each owns a FlowCache shard) --ended flows--> export queues
+//   worker thread (N, each owns a FlowCache shard and reads some of the sources): parse, key,
+//       hash; meter the packets of its own flows at once, queue the others to their owner
+//       (common/flow_shard.hpp) --ended flows--> export queues
 //   export thread (one; encoder, sockets, options records)
 //
-// All queues are bounded single-producer single-consumer rings; no lock is taken on the
-// packet path. A flow key always maps to the same worker, so no flow is split or counted
-// twice across shards. Shutdown (stop requested) stops the captures, lets every worker drain
-// its queues and export every flow still in its cache, then lets the export thread send all.
+// Sources are spread over the workers; an AF_PACKET ring whose fanout program already picks
+// out one worker's flows goes to that worker, so its packets rarely cross threads. All queues
+// are bounded single-producer single-consumer rings; no lock is taken on the packet path. A
+// flow key always maps to the same worker, so no flow is split or counted twice across
+// shards. Shutdown (stop requested) drains the sources (what the kernel already queued, for
+// at most 250 ms), lets every worker meter what others queued for it and export every flow
+// still in its cache, then lets the export thread send all.
 #pragma once
 
 #include <memory>
@@ -28,7 +32,7 @@ struct LiveOptions {
 };
 
 // Blocks until `stop` is requested, then drains everything to the collectors and returns the
-// totals. Sources are used from their own capture threads. The configuration is read from
+// totals. Sources are read by the worker threads. The configuration is read from
 // `control` and followed when it changes (run-time parameters); statistics and flow dumps are
 // published to it. Throws SetupError if the destinations cannot be set up.
 RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveControl& control,

@@ -76,6 +76,7 @@ std::string format_summary_machine(const RunSummary& s) {
   for (std::size_t i = 2; i < kParseStatusCount; ++i) {
     add("drop_" + std::string(to_string(static_cast<ParseStatus>(i))), s.parse.by_status[i]);
   }
+  add("handed_on", s.handed_on);
   return out;
 }
 

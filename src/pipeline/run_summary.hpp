@@ -27,6 +27,7 @@ struct RunSummary {
   std::uint64_t source_drops = 0;  // lost before netflowd saw them (NFLOG overrun, ring full)
   std::uint64_t queue_drops = 0;   // a worker's queue was full
   std::uint64_t own_export = 0;    // netflowd's own export datagrams seen by a capture, skipped
+  std::uint64_t handed_on = 0;     // read by one worker, metered by the worker owning the flow
   // The destinations in use at the end, with their socket counters.
   std::vector<std::pair<std::string, SocketStats>> destinations;
   std::vector<std::uint64_t> aggregation_usage;  // per aggregation rule

@@ -220,13 +220,13 @@ def cmd_stat(a):
                 eq(f"sock{i} connect attempts (text, json)", v[0], d["err_connect"])
     for i, s in enumerate(sources):
         v = re.search(rf"^source{i}: (.*): frames (\d+), not IP (\d+), malformed (\d+), kernel drops (\d+) "
-                      rf"\(overruns (\d+)\), queue drops (\d+), own export (\d+)\b", text, re.M)
+                      rf"\(overruns (\d+)\), queue drops (\d+), own export (\d+), handed on (\d+)\b", text, re.M)
         if not v:
             mismatch(f"stat text: no source{i} line")
             continue
         eq(f"source{i} (text, json)", [v.group(1)] + [int(g) for g in v.groups()[1:]],
            [s["name"], s["frames"], s["non_ip"], s["malformed"], s["source_drops"], s["source_overruns"],
-            s["queue_drops"], s["own_export"]])
+            s["queue_drops"], s["own_export"], s["handed_on"]])
     # Terms added later (" + sampled out N") must add up too; their JSON key is their name.
     m = re.search(r"^Accounting: observed \d+ = .* \+ own export \d+((?: \+ [a-z ]+ \d+)*)$", text, re.M)
     extra = {}

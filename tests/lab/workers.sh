@@ -7,6 +7,8 @@
 # Timeouts are far longer than the run: every flow must be exactly one record (no key
 # exported twice, no flow split or lost between workers) with exactly the packets and
 # bytes sent, in nfdump and in tshark's decode; all records sum to netflowd's totals.
+# The NFLOG worker must have handed packets on to the others; the AF_PACKET rings, steered
+# by the kernel (fanout program), must have handed none on.
 # usage: workers.sh NETFLOWD
 set -euo pipefail
 [[ $# == 1 ]] || { echo "usage: $0 NETFLOWD" >&2; exit 2; }
@@ -38,4 +40,12 @@ lab_stop_collector afpacket "$PORT_AF"
 rc=0
 lab_check workers workers-nflog nflog v9 "$PORT" || rc=1
 lab_check workers workers-afpacket afpacket afpacket "$PORT_AF" || rc=1
+# Packets read by one worker and metered by another: the one NFLOG group is read by one worker,
+# which hands the flows of the other three on (their exact totals are checked above); the
+# AF_PACKET rings are steered by the kernel's fanout program, so no IP packet crosses workers.
+handed_on() { sed -n 's/^netflowd: summary .* handed_on=\([0-9]*\).*/\1/p' "$NSH_WORK/$1.err"; }
+nflog_handed=$(handed_on nflog) af_handed=$(handed_on afpacket)
+lab_log "handed on between workers: nflog ${nflog_handed:-?}, afpacket ${af_handed:-?}"
+[[ ${nflog_handed:-0} -gt 0 ]] || { lab_log "FAIL: the NFLOG source's worker handed no flow on"; rc=1; }
+[[ $af_handed == 0 ]] || { lab_log "FAIL: AF_PACKET rings not steered: ${af_handed:-?} packets handed on"; rc=1; }
 exit "$rc"

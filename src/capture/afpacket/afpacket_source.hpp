@@ -24,9 +24,11 @@ struct AfPacketOptions {
   std::uint32_t block_size = 1u << 20;  // bytes per ring block
   std::uint32_t block_count = 32;
   // Rings of the same interface opened with the same fanout group share its packets: the
-  // kernel spreads them by flow hash (PACKET_FANOUT_HASH), one ring per capture thread.
-  // 0: no fanout.
+  // kernel gives each packet to the ring of the worker that owns its flow (a fanout program,
+  // common/flow_shard.hpp), or by its own flow hash where programs are not supported. 0: no
+  // fanout. Rings must join in the order of fanout_index, 0 first: the kernel numbers them so.
   std::uint16_t fanout_group = 0;
+  unsigned fanout_index = 0;
 };
 
 class AfPacketSource final : public CaptureSource {
@@ -42,6 +44,7 @@ class AfPacketSource final : public CaptureSource {
   std::string name() const override { return "interface " + interface_; }
   const CaptureStats& stats() const override;
   int poll_fd() const override { return fd_.get(); }
+  int preferred_worker() const override { return steered_ ? static_cast<int>(ring_index_) : -1; }
   std::string error() const override { return error_; }
   std::uint32_t ifindex() const { return ifindex_; }
 
@@ -58,6 +61,8 @@ class AfPacketSource final : public CaptureSource {
   std::uint32_t block_ = 0;                // current block
   tpacket_block_desc* current_ = nullptr;  // owned by us while non-null
   std::uint32_t left_in_block_ = 0;
+  bool steered_ = false;  // the kernel sends this ring the flows of worker ring_index_
+  unsigned ring_index_ = 0;
   tpacket3_hdr* next_frame_ = nullptr;
   mutable CaptureStats stats_;
   std::string error_;
