@@ -6,8 +6,6 @@
 //            (an IPv4 address is one word, an IPv6 address four), and for TCP and UDP of the
 //            ports (source port << 16 | destination port; 0 in later fragments)
 //   worker = (((folded * kShardMultiplier) mod 2^32) >> kShardShift) mod workers
-//
-// Both directions of a conversation land on the same worker.
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "common/flow_shard.hpp"
+#include "flow/meter_pipeline.hpp"
+
 #include <map>
 #include <vector>
 
@@ -372,6 +375,89 @@ TEST(FlowCache, MemoryPerFlowStaysWithinBudget) {
   for (std::uint32_t i = 0; i < kFlows; ++i) cache.meter(udp_packet(i, 1), at(0), ended);
   // 104-byte entries plus 8-byte index slots at a load factor between 0.35 and 0.7.
   EXPECT_LE(cache.memory_bytes() / kFlows, 104u + 8 * 3 + 4);
+}
+
+// The pipeline meters every packet, in the order they entered, exactly as metering them one
+// by one does: the same records, split at the same packets (timeouts on the packet path), and
+// the same packets refused at maxflows.
+TEST(MeterPipeline, MetersLikeOneByOneInOrder) {
+  FlowCacheConfig c = config(60, 5);
+  c.maxflows = 600;
+  FlowCache plain(c);
+  FlowCache piped(c);
+  MeterPipeline pipeline(piped);
+  std::vector<FlowRecord> a, b;
+  std::uint64_t refused_plain = 0, refused_piped = 0, refused_bytes = 0;
+  auto on_drop = [&](const MeterInput& in) {
+    ++refused_piped;
+    refused_bytes += in.ip_length;
+  };
+  for (std::uint32_t i = 0; i < 5000; ++i) {
+    // 700 keys, more than maxflows; packet i of a key comes ~7 s after the one before, so
+    // flows end idle on the packet path too.
+    const ParsedPacket p = udp_packet(i % 700, static_cast<std::uint16_t>(i % 3), 60 + i % 11);
+    const PacketMeta m = at(TimeUs{i} * 10'000);
+    if (plain.meter(p, m, a) == MeterResult::dropped_maxflows) ++refused_plain;
+    piped.input_of(p, m, pipeline.slot());
+    pipeline.commit(b, on_drop);
+    if (i % 997 == 0) pipeline.flush(b, on_drop);  // flushes in between change nothing
+  }
+  pipeline.flush(b, on_drop);
+  EXPECT_GT(refused_plain, 0u);
+  EXPECT_EQ(refused_piped, refused_plain);
+  EXPECT_EQ(refused_bytes, piped.stats().maxflows_dropped_bytes);
+  EXPECT_GT(a.size(), 0u);
+  plain.flush(a);
+  piped.flush(b);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].key, b[i].key) << i;
+    EXPECT_EQ(a[i].packets, b[i].packets) << i;
+    EXPECT_EQ(a[i].bytes, b[i].bytes) << i;
+    EXPECT_EQ(a[i].first, b[i].first) << i;
+    EXPECT_EQ(a[i].last, b[i].last) << i;
+    EXPECT_EQ(a[i].end_reason, b[i].end_reason) << i;
+  }
+  EXPECT_EQ(plain.stats().packets, piped.stats().packets);
+}
+
+// The worker of a flow (common/flow_shard.hpp), as the kernel's fanout program computes it
+// from the packet's bytes: XOR of the big-endian address words, ports for TCP/UDP only.
+TEST(FlowShard, FoldIsTheBigEndianXorOfAddressesAndPorts) {
+  ParsedPacket p = udp_packet(0x0a4e0105, 10000);  // 10.78.1.5:10000 -> 10.0.0.1:53
+  const std::uint32_t addresses = 0x0a4e0105u ^ 0x0a000001u;
+  EXPECT_EQ(fold_for_shard(pack_flow_key(p, 7)), addresses ^ (10000u << 16 | 53u));
+  p.protocol = 6;
+  EXPECT_EQ(fold_for_shard(pack_flow_key(p, 7)), addresses ^ (10000u << 16 | 53u));
+  p.protocol = 132;  // SCTP has ports in the key, but the kernel program reads only TCP/UDP
+  EXPECT_EQ(fold_for_shard(pack_flow_key(p, 7)), addresses);
+
+  ParsedPacket v6;
+  v6.family = IpFamily::v6;
+  v6.protocol = 17;
+  std::uint32_t words = 0;
+  for (std::size_t i = 0; i < 16; ++i) {
+    v6.src[i] = static_cast<std::uint8_t>(0x20 + 3 * i);
+    v6.dst[i] = static_cast<std::uint8_t>(0xf0 - 7 * i);
+  }
+  for (std::size_t w = 0; w < 4; ++w) {
+    for (const auto* a : {&v6.src, &v6.dst}) {
+      words ^= std::uint32_t{(*a)[4 * w]} << 24 | std::uint32_t{(*a)[4 * w + 1]} << 16 |
+               std::uint32_t{(*a)[4 * w + 2]} << 8 | (*a)[4 * w + 3];
+    }
+  }
+  v6.src_port = 443;
+  v6.dst_port = 50000;
+  EXPECT_EQ(fold_for_shard(pack_flow_key(v6, 0)), words ^ (443u << 16 | 50000u));
+}
+
+// Flows between one pair of hosts still spread over the workers (by their ports).
+TEST(FlowShard, FlowsOfOneHostPairSpreadOverTheWorkers) {
+  std::vector<int> per_worker(4, 0);
+  for (std::uint16_t port = 1000; port < 5000; ++port) {
+    ++per_worker[shard_of_folded(fold_for_shard(pack_flow_key(udp_packet(0x0a000002, port), 1)), 4)];
+  }
+  for (int n : per_worker) EXPECT_NEAR(n, 1000, 150);
 }
 
 }  // namespace
