@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
     --label) label=$2; shift ;;
     --only) only=$2; shift ;;
     --flows) flows=$2; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
