@@ -292,30 +292,25 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     // in the kernel's buffer, which the kernel counts when it overflows.
     auto hand_to = [&](std::size_t owner, const MeterInput& slot, CaptureSnapshot& n) {
       auto& q = *workers[owner]->inbound[self];
-      bool queued = q.push(slot);
-      if (queued) {
-        ++n.handed_on;
-        unrung[owner] = 1;
-        if (pushed_unrung == 0) first_unrung = wall_clock_now();
-        if (++pushed_unrung >= kRingEvery) ring_workers();
-        return;
+      if (!q.push(slot)) {
+        const MeterInput in = slot;  // drain_inbound() reuses the pipeline's slot
+        bool queued = false;
+        for (int wait = 0; !queued && wait < kFullQueueWaits; ++wait) {
+          workers[owner]->bell.ring();
+          drain_inbound();
+          std::this_thread::sleep_for(kFullQueueWait);
+          queued = q.push(in);
+        }
+        if (!queued) {
+          ++n.queue_drops;
+          shared.ignore(in.ip_length, in.timestamp);
+          return;
+        }
       }
-      const MeterInput in = slot;  // drain_inbound() reuses the pipeline's slot
-      for (int wait = 0; !queued && wait < kFullQueueWaits; ++wait) {
-        workers[owner]->bell.ring();
-        drain_inbound();
-        std::this_thread::sleep_for(kFullQueueWait);
-        queued = q.push(in);
-      }
-      if (queued) {
-        ++n.handed_on;
-        unrung[owner] = 1;
-        if (pushed_unrung == 0) first_unrung = wall_clock_now();
-        if (++pushed_unrung >= kRingEvery) ring_workers();
-      } else {
-        ++n.queue_drops;
-        shared.ignore(in.ip_length, in.timestamp);
-      }
+      ++n.handed_on;
+      unrung[owner] = 1;
+      if (pushed_unrung == 0) first_unrung = wall_clock_now();
+      if (++pushed_unrung >= kRingEvery) ring_workers();
     };
 
     auto publish_capture = [&](std::size_t index) {
