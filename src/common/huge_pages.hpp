@@ -8,6 +8,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -37,7 +38,14 @@ std::unique_ptr<T[], HugeDeleter> allocate_table(std::size_t count) {
   static_assert(std::is_trivially_default_constructible_v<T> && std::is_trivially_destructible_v<T>);
   const std::size_t bytes = count * sizeof(T);
   if (bytes < kHugePage / 2) {
-    void* p = std::calloc(count == 0 ? 1 : count, sizeof(T));
+    void* p = nullptr;
+    if constexpr (alignof(T) > alignof(std::max_align_t)) {
+      const std::size_t size = (std::max<std::size_t>(bytes, 1) + alignof(T) - 1) / alignof(T) * alignof(T);
+      p = std::aligned_alloc(alignof(T), size);
+      if (p != nullptr) std::memset(p, 0, size);
+    } else {
+      p = std::calloc(count == 0 ? 1 : count, sizeof(T));
+    }
     if (p == nullptr) throw std::bad_alloc();
     return {static_cast<T*>(p), HugeDeleter{0}};
   }

@@ -48,7 +48,7 @@ void make_meter_input(const ParsedPacket& p, const PacketMeta& meta, const FlowK
 }
 
 FlowCache::FlowCache(const FlowCacheConfig& config) : config_(config) {
-  static_assert(sizeof(Entry) == 104, "a flow entry is 104 bytes (see the header and kChunkEntries)");
+  static_assert(sizeof(Entry) == 96, "a flow entry is 96 bytes (see the header and kChunkEntries)");
   const std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
   index_ = allocate_table<std::uint64_t>(slots);
   index_size_ = slots;
@@ -67,6 +67,7 @@ void FlowCache::apply_config() {
 
 void FlowCache::add_chunk() {
   chunks_.push_back(allocate_table<Entry>(kChunkEntries));
+  rare_chunks_.push_back(allocate_table<Rare>(kChunkEntries));
   if (wide_) ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries));
 }
 
@@ -125,12 +126,10 @@ void FlowCache::prefetch_entry(std::uint64_t hash) const {
     const std::uint64_t s = index_[i];
     if (s == 0) return;  // a new flow: nothing to fetch
     if (static_cast<std::uint32_t>(s >> 32) == tag) {
-      // A 104-byte entry spans two cache lines, or three when it starts in the last 40 bytes
-      // of one: fetch each.
+      // An entry spans exactly two cache lines (it starts on a 32-byte boundary).
       const auto* e = reinterpret_cast<const char*>(&entry(id_of(s)));
       __builtin_prefetch(e, 0);
       __builtin_prefetch(e + 64, 0);
-      __builtin_prefetch(e + sizeof(Entry) - 1, 0);
       return;
     }
   }
@@ -217,8 +216,7 @@ void FlowCache::start_flow(std::uint32_t id, const MeterInput& in) {
   e.out_ifindex = in.out_ifindex;
   e.l3_options = 0;
   e.flow_label = in.flow_label;
-  e.ipsec_spi = in.ipsec_spi;
-  e.creation_seq = static_cast<std::uint32_t>(stats_.flows_created + 1);  // 1 for the first flow
+  rare(id) = Rare{in.ipsec_spi, static_cast<std::uint32_t>(stats_.flows_created + 1)};  // 1 for the first flow
   e.tcp_flags = 0;
   e.direction = in.direction;
   e.src_prefix = in.src_prefix;
@@ -250,8 +248,8 @@ FlowRecord FlowCache::record_of(std::uint32_t id) const {
   r.ipv6_ext = v6 ? e.l3_options : 0;
   r.tcp_options = e.tcp_options;
   r.flow_label = e.flow_label;
-  r.ipsec_spi = e.ipsec_spi;
-  r.creation_seq = e.creation_seq;
+  r.ipsec_spi = rare(id).ipsec_spi;
+  r.creation_seq = rare(id).creation_seq;
   // The parser accepts IP only and always names its EtherType.
   r.ethertype = r.key.family == IpFamily::v4 ? 0x0800 : r.key.family == IpFamily::v6 ? 0x86dd : 0;
   r.tcp_flags = e.tcp_flags;
@@ -331,7 +329,8 @@ MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ende
     if (free_head_ != kNil) {
       const auto* next = reinterpret_cast<const char*>(&entry(free_head_));
       __builtin_prefetch(next, 1);
-      __builtin_prefetch(next + sizeof(Entry) - 1, 1);
+      __builtin_prefetch(next + 64, 1);
+      __builtin_prefetch(&rare(free_head_), 1);
     }
     index_[slot] = make_slot(tag_of(hash), id);
     start_flow(id, in);
@@ -436,7 +435,7 @@ std::uint32_t FlowCache::flush_part(std::uint32_t cursor, std::size_t limit, std
 }
 
 std::size_t FlowCache::memory_bytes() const {
-  return index_size_ * sizeof(std::uint64_t) + chunks_.size() * kChunkEntries * sizeof(Entry) +
+  return index_size_ * sizeof(std::uint64_t) + chunks_.size() * kChunkEntries * (sizeof(Entry) + sizeof(Rare)) +
          ext_chunks_.size() * kChunkEntries * sizeof(Extension);
 }
 
