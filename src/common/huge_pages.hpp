@@ -38,15 +38,12 @@ std::unique_ptr<T[], HugeDeleter> allocate_table(std::size_t count) {
   static_assert(std::is_trivially_default_constructible_v<T> && std::is_trivially_destructible_v<T>);
   const std::size_t bytes = count * sizeof(T);
   if (bytes < kHugePage / 2) {
-    void* p = nullptr;
-    if constexpr (alignof(T) > alignof(std::max_align_t)) {
-      const std::size_t size = (std::max<std::size_t>(bytes, 1) + alignof(T) - 1) / alignof(T) * alignof(T);
-      p = std::aligned_alloc(alignof(T), size);
-      if (p != nullptr) std::memset(p, 0, size);
-    } else {
-      p = std::calloc(count == 0 ? 1 : count, sizeof(T));
-    }
+    // Over-aligned types (flow entries are 32-byte aligned) get their alignment here too.
+    constexpr std::size_t align = std::max(alignof(T), alignof(std::max_align_t));
+    const std::size_t size = (std::max<std::size_t>(bytes, 1) + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, size);
     if (p == nullptr) throw std::bad_alloc();
+    std::memset(p, 0, size);
     return {static_cast<T*>(p), HugeDeleter{0}};
   }
   const std::size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;

@@ -248,8 +248,9 @@ FlowRecord FlowCache::record_of(std::uint32_t id) const {
   r.ipv6_ext = v6 ? e.l3_options : 0;
   r.tcp_options = e.tcp_options;
   r.flow_label = e.flow_label;
-  r.ipsec_spi = rare(id).ipsec_spi;
-  r.creation_seq = rare(id).creation_seq;
+  const Rare& rarely = rare(id);
+  r.ipsec_spi = rarely.ipsec_spi;
+  r.creation_seq = rarely.creation_seq;
   // The parser accepts IP only and always names its EtherType.
   r.ethertype = r.key.family == IpFamily::v4 ? 0x0800 : r.key.family == IpFamily::v6 ? 0x86dd : 0;
   r.tcp_flags = e.tcp_flags;

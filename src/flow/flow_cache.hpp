@@ -166,12 +166,19 @@ class FlowCache {
   // Entries per slab chunk: one 2 MiB huge page (see common/huge_pages.hpp).
   static constexpr std::uint32_t kChunkEntries = kHugePage / 96;
 
-  Entry& entry(std::uint32_t id) { return chunks_[id / kChunkEntries][id % kChunkEntries]; }
-  const Entry& entry(std::uint32_t id) const { return chunks_[id / kChunkEntries][id % kChunkEntries]; }
-  Rare& rare(std::uint32_t id) { return rare_chunks_[id / kChunkEntries][id % kChunkEntries]; }
-  const Rare& rare(std::uint32_t id) const { return rare_chunks_[id / kChunkEntries][id % kChunkEntries]; }
-  Extension& extension(std::uint32_t id) { return ext_chunks_[id / kChunkEntries][id % kChunkEntries]; }
-  const Extension& extension(std::uint32_t id) const { return ext_chunks_[id / kChunkEntries][id % kChunkEntries]; }
+  template <typename T>
+  using Chunks = std::vector<std::unique_ptr<T[], HugeDeleter>>;
+  // Entry number `id` of one of the parallel chunk arrays.
+  template <typename T>
+  static T& at(const Chunks<T>& chunks, std::uint32_t id) {
+    return chunks[id / kChunkEntries][id % kChunkEntries];
+  }
+  Entry& entry(std::uint32_t id) { return at(chunks_, id); }
+  const Entry& entry(std::uint32_t id) const { return at(chunks_, id); }
+  Rare& rare(std::uint32_t id) { return at(rare_chunks_, id); }
+  const Rare& rare(std::uint32_t id) const { return at(rare_chunks_, id); }
+  Extension& extension(std::uint32_t id) { return at(ext_chunks_, id); }
+  const Extension& extension(std::uint32_t id) const { return at(ext_chunks_, id); }
   std::size_t home_of(std::uint64_t hash) const { return static_cast<std::uint32_t>(hash >> 32) & index_mask_; }
   bool key_matches(std::uint32_t id, const PackedFlowKey& key) const;
   PackedFlowKey key_at(std::uint32_t id) const;
@@ -196,9 +203,9 @@ class FlowCache {
   std::unique_ptr<std::uint64_t[], HugeDeleter> index_;  // 0 = empty; else (hash high 32 bits << 32) | (id + 1)
   std::size_t index_size_ = 0;
   std::size_t index_mask_ = 0;
-  std::vector<std::unique_ptr<Entry[], HugeDeleter>> chunks_;
-  std::vector<std::unique_ptr<Rare[], HugeDeleter>> rare_chunks_;      // parallel to chunks_
-  std::vector<std::unique_ptr<Extension[], HugeDeleter>> ext_chunks_;  // parallel to chunks_ when wide_
+  Chunks<Entry> chunks_;
+  Chunks<Rare> rare_chunks_;        // parallel to chunks_
+  Chunks<Extension> ext_chunks_;    // parallel to chunks_ when wide_
   bool wide_ = false;               // entries have extensions (MAC/MPLS key words or bridge ports kept)
   TimeUs max_span_ = 0;             // min(active_timeout, kMaxFlowSpan)
   std::uint64_t packet_limit_ = 0;  // min(counter_limit, kMaxFlowPackets)
