@@ -14,6 +14,26 @@ std::uint32_t tag_of(std::uint64_t hash) { return static_cast<std::uint32_t>(has
 std::uint32_t id_of(std::uint64_t slot) { return static_cast<std::uint32_t>(slot) - 1; }
 std::uint64_t make_slot(std::uint32_t tag, std::uint32_t id) { return (std::uint64_t{tag} << 32) | (id + 1ull); }
 
+// Set in Entry::tags, a bit tag_word() never uses, when the addresses are in an Address6 record.
+constexpr std::uint64_t kWideAddresses = std::uint64_t{1} << 63;
+
+// The Address6 record number in Entry::addresses (the high half holds the flow label).
+std::uint32_t record_number(std::uint64_t addresses) { return static_cast<std::uint32_t>(addresses); }
+
+// Where an IPv4 address lies in its key word (pack_flow_key puts its bytes first in memory).
+constexpr int kAddressShift = std::endian::native == std::endian::little ? 0 : 32;
+
+// Both addresses of a key that is not IPv6 in one word, source in the low half, when each
+// fits in 32 bits (the 12 bytes after it zero, as for every IPv4 key).
+bool narrow_addresses(const PackedFlowKey& key, std::uint64_t& word) {
+  constexpr std::uint64_t address_bits = std::uint64_t{UINT32_MAX} << kAddressShift;
+  const auto& c = key.core;
+  const auto family = static_cast<IpFamily>(static_cast<std::uint8_t>(c[5] >> 48));
+  if ((((c[0] | c[2]) & ~address_bits) | c[1] | c[3]) != 0 || family == IpFamily::v6) return false;
+  word = (c[0] >> kAddressShift) | ((c[2] >> kAddressShift) << 32);
+  return true;
+}
+
 }  // namespace
 
 FlowCacheStats& FlowCacheStats::operator+=(const FlowCacheStats& o) {
@@ -48,7 +68,7 @@ void make_meter_input(const ParsedPacket& p, const PacketMeta& meta, const FlowK
 }
 
 FlowCache::FlowCache(const FlowCacheConfig& config) : config_(config) {
-  static_assert(sizeof(Entry) == 96, "a flow entry is 96 bytes (see the header and kChunkEntries)");
+  static_assert(sizeof(Entry) == 64, "a flow entry is one cache line (see the header and kChunkEntries)");
   const std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
   index_ = allocate_table<std::uint64_t>(slots);
   index_size_ = slots;
@@ -86,7 +106,7 @@ void FlowCache::sync_extensions() {
 std::uint32_t FlowCache::allocate_entry() {
   if (free_head_ != kNil) {
     const std::uint32_t id = free_head_;
-    free_head_ = static_cast<std::uint32_t>(entry(id).key[0]);
+    free_head_ = static_cast<std::uint32_t>(entry(id).addresses);
     return id;
   }
   if (entries_allocated_ / kChunkEntries == chunks_.size()) add_chunk();
@@ -95,25 +115,56 @@ std::uint32_t FlowCache::allocate_entry() {
 
 void FlowCache::release_entry(std::uint32_t id) {
   Entry& e = entry(id);
+  if ((e.tags & kWideAddresses) != 0) {
+    address6(e.addresses).words[0] = free_address6_;
+    free_address6_ = record_number(e.addresses);
+  }
   e.packets = 0;
-  e.key[0] = free_head_;
+  e.addresses = free_head_;
   free_head_ = id;
+}
+
+std::uint32_t FlowCache::allocate_address6() {
+  if (free_address6_ != kNil) {
+    const std::uint32_t n = free_address6_;
+    free_address6_ = static_cast<std::uint32_t>(address6(n).words[0]);
+    return n;
+  }
+  if (addresses6_allocated_ / kChunkEntries == address6_chunks_.size()) {
+    address6_chunks_.push_back(allocate_table<Address6>(kChunkEntries));
+  }
+  return addresses6_allocated_++;
 }
 
 bool FlowCache::key_matches(std::uint32_t id, const PackedFlowKey& key) const {
   const Entry& e = entry(id);
-  // Word by word, inline: most mismatches differ in the first word (the source address).
-  std::uint64_t diff = 0;
-  for (std::size_t i = 0; i < e.key.size(); ++i) diff |= e.key[i] ^ key.core[i];
-  if (diff != 0) return false;
+  std::uint64_t addresses = 0;
+  const bool narrow = narrow_addresses(key, addresses);
+  const std::uint64_t tags = key.core[5] | (narrow ? 0 : kWideAddresses);
+  if (((e.ports ^ key.core[4]) | (e.tags ^ tags)) != 0) return false;
+  if (narrow) {
+    if (e.addresses != addresses) return false;
+  } else {
+    const auto& a = address6(record_number(e.addresses)).words;
+    if (((a[0] ^ key.core[0]) | (a[1] ^ key.core[1]) | (a[2] ^ key.core[2]) | (a[3] ^ key.core[3])) != 0) return false;
+  }
   if (!wide_) return !key.has_ext();
   const Extension& x = extension(id);
   return ((x.key[0] ^ key.ext[0]) | (x.key[1] ^ key.ext[1]) | (x.key[2] ^ key.ext[2])) == 0;
 }
 
 PackedFlowKey FlowCache::key_at(std::uint32_t id) const {
+  const Entry& e = entry(id);
   PackedFlowKey k;
-  k.core = entry(id).key;
+  if ((e.tags & kWideAddresses) != 0) {
+    const auto& a = address6(record_number(e.addresses)).words;
+    std::copy(a.begin(), a.end(), k.core.begin());
+  } else {
+    k.core[0] = (e.addresses & UINT32_MAX) << kAddressShift;
+    k.core[2] = (e.addresses >> 32) << kAddressShift;
+  }
+  k.core[4] = e.ports;
+  k.core[5] = e.tags & ~kWideAddresses;
   if (wide_) k.ext = extension(id).key;
   return k;
 }
@@ -126,10 +177,7 @@ void FlowCache::prefetch_entry(std::uint64_t hash) const {
     const std::uint64_t s = index_[i];
     if (s == 0) return;  // a new flow: nothing to fetch
     if (static_cast<std::uint32_t>(s >> 32) == tag) {
-      // An entry spans exactly two cache lines (it starts on a 32-byte boundary).
-      const auto* e = reinterpret_cast<const char*>(&entry(id_of(s)));
-      __builtin_prefetch(e, 0);
-      __builtin_prefetch(e + 64, 0);
+      __builtin_prefetch(&entry(id_of(s)), 0);
       return;
     }
   }
@@ -205,18 +253,30 @@ void FlowCache::rebuild_index(std::size_t slots) {
   ++stats_.index_grows;
 }
 
-void FlowCache::start_flow(std::uint32_t id, const MeterInput& in) {
+void FlowCache::start_flow(std::uint32_t id, const MeterInput& in, bool same_key) {
   Entry& e = entry(id);
-  e.key = in.key.core;
+  if (!same_key) {
+    std::uint64_t addresses = 0;
+    if (narrow_addresses(in.key, addresses)) {
+      e.addresses = addresses;
+      e.tags = in.key.core[5];
+    } else {
+      const std::uint32_t n = allocate_address6();
+      std::copy(in.key.core.begin(), in.key.core.begin() + 4, address6(n).words.begin());
+      e.addresses = n;
+      e.tags = in.key.core[5] | kWideAddresses;
+    }
+    e.ports = in.key.core[4];
+  }
+  if ((e.tags & kWideAddresses) != 0) e.addresses = record_number(e.addresses) | std::uint64_t{in.flow_label} << 32;
   e.bytes = 0;
   e.first = in.timestamp;
   e.last_offset = 0;
   e.packets = 0;
   e.tcp_options = 0;
-  e.out_ifindex = in.out_ifindex;
   e.l3_options = 0;
-  e.flow_label = in.flow_label;
-  rare(id) = Rare{in.ipsec_spi, static_cast<std::uint32_t>(stats_.flows_created + 1)};  // 1 for the first flow
+  // creation_seq is 1 for the first flow.
+  rare(id) = Rare{in.out_ifindex, in.ipsec_spi, static_cast<std::uint32_t>(stats_.flows_created + 1)};
   e.tcp_flags = 0;
   e.direction = in.direction;
   e.src_prefix = in.src_prefix;
@@ -238,7 +298,6 @@ FlowRecord FlowCache::record_of(std::uint32_t id) const {
   r.bytes = e.bytes;
   r.first = e.first;
   r.last = e.first + e.last_offset;
-  r.out_ifindex = e.out_ifindex;
   if (wide_) {
     r.phys_in_ifindex = extension(id).phys_in_ifindex;
     r.phys_out_ifindex = extension(id).phys_out_ifindex;
@@ -247,8 +306,10 @@ FlowRecord FlowCache::record_of(std::uint32_t id) const {
   r.ipv4_options = v6 ? 0 : e.l3_options;
   r.ipv6_ext = v6 ? e.l3_options : 0;
   r.tcp_options = e.tcp_options;
-  r.flow_label = e.flow_label;
   const Rare& rarely = rare(id);
+  r.out_ifindex = rarely.out_ifindex;
+  // Only IPv6 has a flow label, and IPv6 addresses are always in a record.
+  r.flow_label = (e.tags & kWideAddresses) != 0 ? static_cast<std::uint32_t>(e.addresses >> 32) : 0;
   r.ipsec_spi = rarely.ipsec_spi;
   r.creation_seq = rarely.creation_seq;
   // The parser accepts IP only and always names its EtherType.
@@ -277,8 +338,8 @@ void FlowCache::remove_flow(std::uint32_t id, std::uint64_t hash, FlowEndReason 
 namespace {
 
 // TCP flows that saw FIN (0x01) or RST (0x04) ended on their own.
-bool tcp_closed(const std::array<std::uint64_t, 6>& key, std::uint8_t tcp_flags) {
-  return static_cast<std::uint8_t>(key[5] >> 32) == 6 && (tcp_flags & 0x05) != 0;
+bool tcp_closed(std::uint64_t tags, std::uint8_t tcp_flags) {
+  return static_cast<std::uint8_t>(tags >> 32) == 6 && (tcp_flags & 0x05) != 0;
 }
 
 }  // namespace
@@ -307,10 +368,10 @@ MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ende
     if (active_expired || counters_full || idle_expired) [[unlikely]] {
       end_flow(id,
                idle_expired
-                   ? (tcp_closed(e.key, e.tcp_flags) ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout)
+                   ? (tcp_closed(e.tags, e.tcp_flags) ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout)
                    : FlowEndReason::active_timeout,
                ended);
-      start_flow(id, in);
+      start_flow(id, in, true);
     }
   } else {
     const std::uint64_t live =
@@ -328,13 +389,11 @@ MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ende
     // The next new flow will take the next free entry: fetch it now (free entries are
     // scattered over the slab once flows expire).
     if (free_head_ != kNil) {
-      const auto* next = reinterpret_cast<const char*>(&entry(free_head_));
-      __builtin_prefetch(next, 1);
-      __builtin_prefetch(next + 64, 1);
+      __builtin_prefetch(&entry(free_head_), 1);
       __builtin_prefetch(&rare(free_head_), 1);
     }
     index_[slot] = make_slot(tag_of(hash), id);
-    start_flow(id, in);
+    start_flow(id, in, false);
     ++size_;
     if (shared_count_ != nullptr) shared_count_->fetch_add(1, std::memory_order_relaxed);
     stats_.peak_flows = std::max<std::uint64_t>(stats_.peak_flows, size_);
@@ -377,7 +436,7 @@ void FlowCache::sweep(std::uint32_t count, TimeUs now, std::vector<FlowRecord>& 
     if (flush_all) {
       reason = FlowEndReason::forced_end;
     } else if (since_first - TimeUs{e.last_offset} > config_.inactive_timeout) {
-      reason = tcp_closed(e.key, e.tcp_flags) ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout;
+      reason = tcp_closed(e.tags, e.tcp_flags) ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout;
     } else if (since_first > max_span_) {
       reason = FlowEndReason::active_timeout;
     } else {
@@ -431,13 +490,15 @@ std::uint32_t FlowCache::flush_part(std::uint32_t cursor, std::size_t limit, std
   // Empty: the slab is reused from its start (its chunks stay allocated).
   free_head_ = kNil;
   entries_allocated_ = 0;
+  free_address6_ = kNil;
+  addresses6_allocated_ = 0;
   sweep_cursor_ = 0;
   return 0;
 }
 
 std::size_t FlowCache::memory_bytes() const {
   return index_size_ * sizeof(std::uint64_t) + chunks_.size() * kChunkEntries * (sizeof(Entry) + sizeof(Rare)) +
-         ext_chunks_.size() * kChunkEntries * sizeof(Extension);
+         (address6_chunks_.size() * sizeof(Address6) + ext_chunks_.size() * sizeof(Extension)) * kChunkEntries;
 }
 
 }  // namespace netflowd

@@ -6,12 +6,15 @@
 // Layout: flow entries live in a slab that grows in chunks (no allocation per packet once
 // warm); an open-addressing index of 64-bit slots (hash tag | entry number) finds them with
 // linear probing, so a lookup usually touches one index cache line and one entry. An entry is
-// a compact 96-byte form of a FlowRecord (the 48-byte packed key, 32-bit packet count, last
-// packet time as an offset from the first, IPv4 options and IPv6 extension headers sharing a
-// word); the SPI and creation number, which only export reads, live in a parallel 8-byte
-// array, and MAC addresses, MPLS labels and bridge ports in a parallel 32-byte extension only
-// when they are enabled. With the index that is about 121 bytes per flow at 1M flows.
-// FlowRecords are made from entries when flows end (or are dumped).
+// one 64-byte cache line holding everything a packet reads or writes: the key in three words
+// (both IPv4 addresses in one; for IPv6 the number of a 32-byte address record, kept apart
+// and read only when the rest of the key matched), 64-bit bytes, 32-bit packets, the last
+// packet time as an offset from the first, TCP flags and options, IPv4 options or IPv6
+// extension headers. What only the first packet sets (output interface, SPI, creation number)
+// lives in a parallel 12-byte array; MAC addresses, MPLS labels and bridge ports in a
+// parallel 32-byte extension only when they are enabled. With the index that is about 93
+// bytes per IPv4 flow and 125 per IPv6 flow at 1M flows. FlowRecords are made from
+// entries when flows end (or are dumped).
 //
 // The packet path writes only the flow's own entry: expiry is an incremental sweep over the
 // slab, instead of an LRU list whose upkeep would touch two other flows' cache lines on
@@ -161,10 +164,12 @@ class FlowCache {
  private:
   struct Entry;
   struct Rare;
+  struct Address6;
   struct Extension;
   static constexpr std::uint32_t kNil = UINT32_MAX;
-  // Entries per slab chunk: one 2 MiB huge page (see common/huge_pages.hpp).
-  static constexpr std::uint32_t kChunkEntries = kHugePage / 96;
+  // Entries per slab chunk: one 2 MiB huge page (see common/huge_pages.hpp). The parallel
+  // arrays, and the IPv6 address records, are chunked the same way.
+  static constexpr std::uint32_t kChunkEntries = kHugePage / 64;
 
   template <typename T>
   using Chunks = std::vector<std::unique_ptr<T[], HugeDeleter>>;
@@ -177,6 +182,10 @@ class FlowCache {
   const Entry& entry(std::uint32_t id) const { return at(chunks_, id); }
   Rare& rare(std::uint32_t id) { return at(rare_chunks_, id); }
   const Rare& rare(std::uint32_t id) const { return at(rare_chunks_, id); }
+  Address6& address6(std::uint64_t number) { return at(address6_chunks_, static_cast<std::uint32_t>(number)); }
+  const Address6& address6(std::uint64_t number) const {
+    return at(address6_chunks_, static_cast<std::uint32_t>(number));
+  }
   Extension& extension(std::uint32_t id) { return at(ext_chunks_, id); }
   const Extension& extension(std::uint32_t id) const { return at(ext_chunks_, id); }
   std::size_t home_of(std::uint64_t hash) const { return static_cast<std::uint32_t>(hash >> 32) & index_mask_; }
@@ -187,6 +196,7 @@ class FlowCache {
   void sync_extensions();
   std::uint32_t allocate_entry();
   void release_entry(std::uint32_t id);
+  std::uint32_t allocate_address6();
   std::uint32_t find(const PackedFlowKey& key, std::uint64_t hash, std::size_t& slot);
   void erase_slot(std::size_t slot);
   std::size_t slot_of(std::uint32_t id, std::uint64_t hash) const;
@@ -195,7 +205,9 @@ class FlowCache {
   void sweep(std::uint32_t count, TimeUs now, std::vector<FlowRecord>& ended);
   void end_flow(std::uint32_t id, FlowEndReason reason, std::vector<FlowRecord>& ended) const;
   void remove_flow(std::uint32_t id, std::uint64_t hash, FlowEndReason reason, std::vector<FlowRecord>& ended);
-  void start_flow(std::uint32_t id, const MeterInput& in);
+  // A new flow in entry `id`; with `same_key`, the entry already holds the packet's key (a
+  // flow that ended on the packet path is followed by the next one of the same key).
+  void start_flow(std::uint32_t id, const MeterInput& in, bool same_key);
   FlowRecord record_of(std::uint32_t id) const;
 
   FlowCacheConfig config_;
@@ -204,32 +216,39 @@ class FlowCache {
   std::size_t index_size_ = 0;
   std::size_t index_mask_ = 0;
   Chunks<Entry> chunks_;
-  Chunks<Rare> rare_chunks_;        // parallel to chunks_
-  Chunks<Extension> ext_chunks_;    // parallel to chunks_ when wide_
-  bool wide_ = false;               // entries have extensions (MAC/MPLS key words or bridge ports kept)
-  TimeUs max_span_ = 0;             // min(active_timeout, kMaxFlowSpan)
-  std::uint64_t packet_limit_ = 0;  // min(counter_limit, kMaxFlowPackets)
+  Chunks<Rare> rare_chunks_;          // parallel to chunks_
+  Chunks<Address6> address6_chunks_;  // IPv6 address records, numbered on their own
+  Chunks<Extension> ext_chunks_;      // parallel to chunks_ when wide_
+  bool wide_ = false;                 // entries have extensions (MAC/MPLS key words or bridge ports kept)
+  TimeUs max_span_ = 0;               // min(active_timeout, kMaxFlowSpan)
+  std::uint64_t packet_limit_ = 0;    // min(counter_limit, kMaxFlowPackets)
   std::uint32_t free_head_ = kNil;
   std::uint32_t entries_allocated_ = 0;
+  std::uint32_t free_address6_ = kNil;
+  std::uint32_t addresses6_allocated_ = 0;
   std::uint32_t sweep_cursor_ = 0;
   TimeUs last_sweep_ = 0;
   std::size_t size_ = 0;
   std::atomic<std::int64_t>* shared_count_ = nullptr;
 };
 
-// 96 bytes, 32-byte aligned in 2 MiB chunks: an entry never straddles more than two cache
-// lines, so a lookup touches the index line and exactly two entry lines (a 104-byte entry
-// touched three in half of the cases, and the 1M-flow lookup rate showed it).
-struct alignas(32) FlowCache::Entry {
-  std::array<std::uint64_t, 6> key;  // PackedFlowKey::core
+// One cache line: a lookup touches the index line and this line only (for IPv6 also the
+// address record, once the rest of the key matched). 96-byte entries took two lines, and
+// the second line's miss was a third of a live AF_PACKET packet's cost.
+struct alignas(64) FlowCache::Entry {
+  // The key (PackedFlowKey::core): `addresses` holds both IPv4 addresses (source in the low
+  // half), or, when kWideAddresses is set in `tags` (always for IPv6), the number of the
+  // Address6 record in the low half and the flow label in the high half. A free entry
+  // (packets 0) keeps the next free entry number in `addresses`.
+  std::uint64_t addresses;
+  std::uint64_t ports;  // core[4]
+  std::uint64_t tags;   // core[5], and kWideAddresses
   std::uint64_t bytes;
   TimeUs first;
   std::uint32_t last_offset;  // microseconds from the first to the last packet
-  std::uint32_t packets;      // 0: a free entry (key[0] then holds the next free entry number)
+  std::uint32_t packets;      // 0: a free entry
   std::uint64_t tcp_options;
-  std::uint32_t out_ifindex;
   std::uint32_t l3_options;  // FlowRecord::ipv4_options for IPv4, ipv6_ext for IPv6
-  std::uint32_t flow_label;
   std::uint8_t tcp_flags;
   FlowDirection direction;
   std::uint8_t src_prefix;
@@ -239,8 +258,15 @@ struct alignas(32) FlowCache::Entry {
 // What a flow keeps that no packet after its first touches: in a parallel array, read only
 // when the flow is exported.
 struct FlowCache::Rare {
+  std::uint32_t out_ifindex;
   std::uint32_t ipsec_spi;
   std::uint32_t creation_seq;
+};
+
+// The addresses of a key that does not fit one word (IPv6): PackedFlowKey::core[0..3]. A
+// free record keeps the next free record number in its first word.
+struct FlowCache::Address6 {
+  std::array<std::uint64_t, 4> words;
 };
 
 struct FlowCache::Extension {

@@ -5,6 +5,8 @@
 #include "common/flow_shard.hpp"
 #include "flow/meter_pipeline.hpp"
 
+#include <algorithm>
+#include <array>
 #include <map>
 #include <vector>
 
@@ -298,6 +300,85 @@ TEST(FlowCache, RecordsKeepEveryFieldThroughTheCompactEntry) {
   }
 }
 
+ParsedPacket udp6_packet(std::uint32_t host, std::uint16_t sport) {
+  ParsedPacket p = udp_packet(0, sport);
+  p.family = IpFamily::v6;
+  p.src = {0x20, 0x01, 0x0d, 0xb8};
+  p.src[12] = static_cast<std::uint8_t>(host >> 24);
+  p.src[13] = static_cast<std::uint8_t>(host >> 16);
+  p.src[14] = static_cast<std::uint8_t>(host >> 8);
+  p.src[15] = static_cast<std::uint8_t>(host);
+  p.dst = {0x20, 0x01, 0x0d, 0xb8};
+  p.dst[15] = 1;
+  return p;
+}
+
+// Entries keep two IPv4 addresses in one word and IPv6 addresses in records of their own:
+// keys that look alike in either form stay apart, and records are reused as flows come and go.
+TEST(FlowCache, Ipv6AddressRecordsKeepKeysApartAndAreReused) {
+  FlowCache cache(config(60, 15));
+  std::vector<FlowRecord> ended;
+  ParsedPacket v6_short = udp_packet(0, 1);  // only the first 4 address bytes set
+  v6_short.family = IpFamily::v6;
+  v6_short.src = {10, 0, 0, 2};
+  v6_short.dst = {10, 0, 0, 1};
+  const ParsedPacket v4 = udp_packet(0x0a000002, 1);  // the same bytes as IPv4
+  ParsedPacket v6_long = v6_short;
+  v6_long.src[15] = 1;  // differs only past the first 4 bytes
+  for (const ParsedPacket& p : {v6_short, v4, v6_long, v6_short}) cache.meter(p, at(0), ended);
+  EXPECT_EQ(cache.size(), 3u);
+  cache.flush(ended);
+  ASSERT_EQ(ended.size(), 3u);
+  const std::array<FlowKey, 3> keys = {make_flow_key(v6_short, kNoInterface), make_flow_key(v4, kNoInterface),
+                                       make_flow_key(v6_long, kNoInterface)};
+  const std::array<std::uint64_t, 3> packets = {2, 1, 1};
+  std::array<int, 3> seen{};
+  for (const FlowRecord& r : ended) {
+    const auto k = std::find(keys.begin(), keys.end(), r.key) - keys.begin();
+    ASSERT_LT(k, 3) << "a record with a key no packet had";
+    ++seen[k];
+    EXPECT_EQ(r.packets, packets[k]);
+  }
+  EXPECT_EQ(seen, (std::array<int, 3>{1, 1, 1}));
+  ended.clear();
+
+  // Waves of IPv6 flows that expire, mixed with IPv4 ones: every record comes back with its
+  // key, and the address records of ended flows are reused instead of piling up.
+  const std::uint32_t kWave = 12000;  // four waves need more address records than one chunk holds
+  std::size_t memory_after_first_wave = 0;
+  for (std::uint32_t wave = 0; wave < 4; ++wave) {
+    const TimeUs t = seconds_to_us(100) * wave;
+    for (std::uint32_t i = 0; i < kWave; ++i) {
+      cache.meter(udp6_packet(wave * kWave + i, 7), at(t), ended);
+      cache.meter(udp_packet(wave * kWave + i, 7), at(t), ended);
+    }
+    // An active timeout on the packet path starts the next flow in the same entry.
+    cache.meter(udp6_packet(wave * kWave, 7), at(t + seconds_to_us(61)), ended);
+    cache.expire(t + seconds_to_us(99), ended);
+    EXPECT_EQ(cache.size(), 0u);
+    ASSERT_EQ(ended.size(), 2 * kWave + 1) << "wave " << wave;  // one flow was split in two
+    std::map<std::uint32_t, std::uint64_t> v6_packets;
+    for (const FlowRecord& r : ended) {
+      if (r.key.family != IpFamily::v6) {
+        const std::uint32_t src = std::uint32_t{r.key.src[0]} << 24 | std::uint32_t{r.key.src[1]} << 16 |
+                                  std::uint32_t{r.key.src[2]} << 8 | r.key.src[3];
+        EXPECT_EQ(r.key, make_flow_key(udp_packet(src, 7), kNoInterface));
+        EXPECT_EQ(src / kWave, wave);
+        continue;
+      }
+      const std::uint32_t host = std::uint32_t{r.key.src[12]} << 24 | std::uint32_t{r.key.src[13]} << 16 |
+                                 std::uint32_t{r.key.src[14]} << 8 | r.key.src[15];
+      EXPECT_EQ(r.key, make_flow_key(udp6_packet(host, 7), kNoInterface));
+      v6_packets[host] += r.packets;
+    }
+    EXPECT_EQ(v6_packets.size(), kWave);
+    EXPECT_EQ(v6_packets[wave * kWave], 2u);
+    ended.clear();
+    if (wave == 0) memory_after_first_wave = cache.memory_bytes();
+  }
+  EXPECT_EQ(cache.memory_bytes(), memory_after_first_wave);
+}
+
 TEST(FlowCache, MacAndMplsAreKeyFieldsOnlyWhenEnabled) {
   for (const bool enabled : {false, true}) {
     FlowCacheConfig c = config();
@@ -367,17 +448,21 @@ TEST(FlowCache, FlowsLongerThanTheEntrySpanAreSplit) {
 }
 
 TEST(FlowCache, MemoryPerFlowStaysWithinBudget) {
-  FlowCacheConfig c = config();
-  c.maxflows = 0;
-  FlowCache cache(c);
-  std::vector<FlowRecord> ended;
-  // Just under ten slab chunks of 21,845 entries (one 2 MiB huge page of 96-byte entries), so
-  // that a partly used last chunk does not dominate.
-  constexpr std::uint32_t kFlows = 10 * 21'845 - 500;
-  for (std::uint32_t i = 0; i < kFlows; ++i) cache.meter(udp_packet(i, 1), at(0), ended);
-  // 96-byte entries and 8 bytes of rarely used fields, plus 8-byte index slots at a load
-  // factor between 0.35 and 0.7 (here 0.42: 19 bytes per flow).
-  EXPECT_LE(cache.memory_bytes() / kFlows, 104u + 20);
+  for (const bool v6 : {false, true}) {
+    FlowCacheConfig c = config();
+    c.maxflows = 0;
+    FlowCache cache(c);
+    std::vector<FlowRecord> ended;
+    // Just under ten slab chunks of 32,768 entries (one 2 MiB huge page of 64-byte entries),
+    // so that a partly used last chunk does not dominate.
+    constexpr std::uint32_t kFlows = 10 * 32'768 - 500;
+    for (std::uint32_t i = 0; i < kFlows; ++i) cache.meter(v6 ? udp6_packet(i, 1) : udp_packet(i, 1), at(0), ended);
+    ASSERT_EQ(cache.size(), kFlows);
+    // 64-byte entries and 12 bytes of rarely used fields, 32-byte address records for IPv6,
+    // plus 8-byte index slots at a load factor between 0.35 and 0.7 (here 0.62: 13 bytes per
+    // flow; at most 23).
+    EXPECT_LE(cache.memory_bytes() / kFlows, (v6 ? 64u + 12 + 32 : 64u + 12) + 14) << (v6 ? "IPv6" : "IPv4");
+  }
 }
 
 // The pipeline meters every packet, in the order they entered, exactly as metering them one
