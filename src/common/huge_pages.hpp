@@ -1,10 +1,11 @@
 // Memory for large tables that are accessed at random (the flow slab and its index).
 //
-// Allocations of more than half a huge page are mapped 2 MiB-aligned and marked MADV_HUGEPAGE,
+// Allocations of at least half a huge page are mapped 2 MiB-aligned and marked MADV_HUGEPAGE,
 // so that transparent huge pages (the Debian default is "madvise") can back them: a random
 // lookup in a table of hundreds of megabytes then costs a cache miss, not also a TLB miss and
-// a page walk. Smaller ones come from the ordinary heap (a mapping would be rounded up to a
-// whole huge page, and filled as one when touched). Contents start zeroed.
+// a page walk. Smaller ones come from the ordinary heap, and so do those the caller asks to
+// keep small (Paging::heap): a mapping is rounded up to whole huge pages, each filled at once
+// when first touched, which doubles the memory of a 1 MiB table. Contents start zeroed.
 #pragma once
 
 #include <sys/mman.h>
@@ -33,12 +34,14 @@ struct HugeDeleter {
   }
 };
 
+enum class Paging : std::uint8_t { automatic, heap };
+
 // Zeroed memory for `count` objects of an implicit-lifetime type T.
 template <typename T>
-std::unique_ptr<T[], HugeDeleter> allocate_table(std::size_t count) {
+std::unique_ptr<T[], HugeDeleter> allocate_table(std::size_t count, Paging paging = Paging::automatic) {
   static_assert(std::is_trivially_default_constructible_v<T> && std::is_trivially_destructible_v<T>);
   const std::size_t bytes = count * sizeof(T);
-  if (bytes <= kHugePage / 2) {
+  if (bytes < kHugePage / 2 || paging == Paging::heap) {
     // Over-aligned types (flow entries are 64-byte aligned) get their alignment here too.
     constexpr std::size_t align = std::max(alignof(T), alignof(std::max_align_t));
     const std::size_t size = (std::max<std::size_t>(bytes, 1) + align - 1) / align * align;

@@ -10,6 +10,10 @@ namespace {
 
 constexpr double kMaxLoad = 0.7;
 
+// The 32-byte parallel arrays take half a huge page per chunk: from the heap, not a huge page
+// of which half would stay unused.
+constexpr Paging kHalfChunk = Paging::heap;
+
 std::uint32_t tag_of(std::uint64_t hash) { return static_cast<std::uint32_t>(hash >> 32); }
 std::uint32_t id_of(std::uint64_t slot) { return static_cast<std::uint32_t>(slot) - 1; }
 std::uint64_t make_slot(std::uint32_t tag, std::uint32_t id) { return (std::uint64_t{tag} << 32) | (id + 1ull); }
@@ -88,7 +92,7 @@ void FlowCache::apply_config() {
 void FlowCache::add_chunk() {
   chunks_.push_back(allocate_table<Entry>(kChunkEntries));
   rare_chunks_.push_back(allocate_table<Rare>(kChunkEntries));
-  if (wide_) ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries));
+  if (wide_) ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries, kHalfChunk));
 }
 
 // Extensions exist for every chunk while wide_; new ones start zeroed (no MAC/MPLS key words,
@@ -99,7 +103,7 @@ void FlowCache::sync_extensions() {
     return;
   }
   while (ext_chunks_.size() < chunks_.size()) {
-    ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries));
+    ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries, kHalfChunk));
   }
 }
 
@@ -131,7 +135,7 @@ std::uint32_t FlowCache::allocate_address6() {
     return n;
   }
   if (addresses6_allocated_ / kChunkEntries == address6_chunks_.size()) {
-    address6_chunks_.push_back(allocate_table<Address6>(kChunkEntries));
+    address6_chunks_.push_back(allocate_table<Address6>(kChunkEntries, kHalfChunk));
   }
   return addresses6_allocated_++;
 }
