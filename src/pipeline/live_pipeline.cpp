@@ -20,11 +20,13 @@
 #include "common/flow_shard.hpp"
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
+#include "flow/fast_input.hpp"
 #include "flow/meter_pipeline.hpp"
 #include "packet/apply_meta.hpp"
 #include "packet/parser.hpp"
 #include "pipeline/export_stage.hpp"
 #include "pipeline/flow_cache_config.hpp"
+#include "pipeline/own_export_filter.hpp"
 #include "pipeline/spsc_queue.hpp"
 
 namespace netflowd {
@@ -102,43 +104,6 @@ struct SharedCounters {
     first_ignored.compare_exchange_strong(zero, now, std::memory_order_relaxed);
     last_ignored.store(now, std::memory_order_relaxed);
   }
-};
-
-// Recognises the datagrams netflowd itself sends, should a capture see them. The export
-// thread replaces the list when the destinations change; capture threads pick it up at their
-// next publication.
-class OwnExportFilter {
- public:
-  struct Target {
-    IpAddress address;
-    std::uint16_t port;
-    std::uint16_t local_port;
-  };
-  void set(std::vector<Target> targets) {
-    std::lock_guard lock(mutex_);
-    targets_ = std::move(targets);
-    version_.fetch_add(1, std::memory_order_release);
-  }
-  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
-  std::vector<Target> get() const {
-    std::lock_guard lock(mutex_);
-    return targets_;
-  }
-  static bool matches(const std::vector<Target>& targets, const ParsedPacket& p) {
-    if (p.protocol != 17) return false;
-    for (const auto& t : targets) {
-      if (p.dst_port == t.port && p.src_port == t.local_port && p.family == t.address.family &&
-          std::equal(p.dst.begin(), p.dst.begin() + (p.family == IpFamily::v6 ? 16 : 4), t.address.bytes.begin())) {
-        return true;
-      }
-    }
-    return false;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Target> targets_;
-  std::atomic<std::uint64_t> version_{0};
 };
 
 struct Capture {
@@ -252,6 +217,8 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     SamplerConfig control_sampler = config.sampler;
     FlowKeyOptions key_options = flow_cache_config(config).key_options;
     std::shared_ptr<const AggregationRules> aggregation = config.aggregation_rules;
+    // Common frames skip the general parser when the key is the default one (flow/fast_input.hpp).
+    bool fast_input = fast_input_applies(key_options, aggregation != nullptr);
     for (std::size_t c : w.captures)
       captures[c]->counters.aggregation_usage.assign(aggregation ? aggregation->size() : 0, 0);
     std::uint64_t flush_seen = control.flush_generation();
@@ -339,21 +306,29 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
           break;
         }
         if (++n.frames % kPublishEvery == 0) publish_capture(index);
-        const ParseStatus status = parse_packet(link, frame.bytes, frame.wire_length, packet);
-        if (status != ParseStatus::ok) {
-          n.parse.count(status);
-          shared.ignore(std::min<std::uint64_t>(frame.wire_length, frame.bytes.size()), frame.meta.timestamp);
-          continue;
-        }
-        n.parse.count(ParseStatus::ok);
-        apply_capture_meta(frame.meta, packet);
-        if (OwnExportFilter::matches(own, packet)) {
-          ++n.own_export;
-          continue;
-        }
-        if (aggregation) aggregation->apply(packet, n.aggregation_usage);
         MeterInput& in = pipeline.slot();
-        make_meter_input(packet, frame.meta, key_options, in);
+        if (fast_input && fast_meter_input(link, frame.bytes, frame.wire_length, frame.meta, in)) {
+          n.parse.count(ParseStatus::ok);
+          if (OwnExportFilter::matches(own, in.key)) {
+            ++n.own_export;
+            continue;
+          }
+        } else {
+          const ParseStatus status = parse_packet(link, frame.bytes, frame.wire_length, packet);
+          if (status != ParseStatus::ok) {
+            n.parse.count(status);
+            shared.ignore(std::min<std::uint64_t>(frame.wire_length, frame.bytes.size()), frame.meta.timestamp);
+            continue;
+          }
+          n.parse.count(ParseStatus::ok);
+          apply_capture_meta(frame.meta, packet);
+          if (OwnExportFilter::matches(own, packet)) {
+            ++n.own_export;
+            continue;
+          }
+          if (aggregation) aggregation->apply(packet, n.aggregation_usage);
+          make_meter_input(packet, frame.meta, key_options, in);
+        }
         if (config.sampler.mode == SamplerMode::hash && !hash_selects(in.hash, sampler_seed, config.sampler.interval)) {
           ++n.sampled_out;  // observed, deliberately not metered
           shared.sampled_out.fetch_add(1, std::memory_order_relaxed);
@@ -418,6 +393,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
             captures[c]->counters.aggregation_usage.assign(aggregation ? aggregation->size() : 0, 0);
           }
         }
+        fast_input = fast_input_applies(key_options, aggregation != nullptr);
       }
       if (control.flush_generation() != flush_seen) {
         flush_seen = control.flush_generation();

@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "flow/fast_input.hpp"
 #include "packet/parser.hpp"
 #include "pipeline/export_stage.hpp"
 #include "pipeline/flow_cache_config.hpp"
@@ -52,6 +53,8 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
   const LinkType link = source.link_type();
   const AggregationRules* aggregation = config.aggregation_rules.get();
   if (aggregation) summary.aggregation_usage.assign(aggregation->size(), 0);
+  // Common frames skip the general parser when the key is the default one (flow/fast_input.hpp).
+  const bool fast_input = fast_input_applies(cache.config().key_options, aggregation != nullptr);
   const bool hash_sampling = config.sampler.mode == SamplerMode::hash;
   const std::uint64_t sampler_seed = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
 
@@ -99,11 +102,18 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
       frame.meta.timestamp = clock;
       b.in.timestamp = clock;
       b.wire_length = frame.wire_length;
-      b.status = parse_packet(link, frame.bytes, frame.wire_length, packet);
-      b.meter = b.status == ParseStatus::ok;
-      if (!b.meter) continue;
-      if (aggregation) aggregation->apply(packet, summary.aggregation_usage);
-      cache.input_of(packet, frame.meta, b.in);
+      if (fast_input && fast_meter_input(link, frame.bytes, frame.wire_length, frame.meta, b.in)) {
+        b.status = ParseStatus::ok;
+      } else {
+        b.status = parse_packet(link, frame.bytes, frame.wire_length, packet);
+        if (b.status != ParseStatus::ok) {
+          b.meter = false;
+          continue;
+        }
+        if (aggregation) aggregation->apply(packet, summary.aggregation_usage);
+        cache.input_of(packet, frame.meta, b.in);
+      }
+      b.meter = true;
       if (hash_sampling && !hash_selects(b.in.hash, sampler_seed, config.sampler.interval)) {
         b.meter = false;  // observed, deliberately not metered
         continue;
