@@ -12,6 +12,7 @@
 #include "frame_builder.hpp"
 #include "packet/apply_meta.hpp"
 #include "packet/parser.hpp"
+#include "xorshift.hpp"
 
 namespace netflowd {
 namespace {
@@ -186,13 +187,7 @@ TEST(FastInput, TakesTheCommonFramesAndMatchesTheGeneralPath) {
 // Cut captures (snap length), short wire lengths and random byte changes: whatever the fast
 // path accepts, the general path meters identically.
 TEST(FastInput, MutatedFramesAreTakenOnlyWhenTheGeneralPathAgrees) {
-  std::uint64_t state = 0x2545f4914f6cdd1dull;
-  auto next = [&state] {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state;
-  };
+  test::XorShift64 next(0x2545f4914f6cdd1dull);
   const auto cases = seed_cases();
   const auto meta_list = metas();
   std::uint64_t taken = 0, declined = 0;

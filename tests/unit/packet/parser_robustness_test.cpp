@@ -7,6 +7,7 @@
 
 #include "frame_builder.hpp"
 #include "packet/parser.hpp"
+#include "xorshift.hpp"
 
 namespace netflowd {
 namespace {
@@ -46,13 +47,7 @@ TEST(ParserRobustness, EveryPrefixOfValidFramesIsSafe) {
 }
 
 TEST(ParserRobustness, RandomMutationsAreSafe) {
-  std::uint64_t state = 0x9e3779b97f4a7c15ull;
-  auto next = [&state] {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state;
-  };
+  test::XorShift64 next(0x9e3779b97f4a7c15ull);
   ParsedPacket p;
   std::uint64_t ok = 0;
   const auto seeds = seed_frames();
