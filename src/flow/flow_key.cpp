@@ -33,13 +33,6 @@ struct ExtBytes {
 };
 static_assert(sizeof(ExtBytes) == sizeof(PackedFlowKey::ext));
 
-inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
-  // 128-bit multiply folded to 64 bits: a strong, fast mixer (as in wyhash / rapidhash).
-  __extension__ using u128 = unsigned __int128;  // GCC/Clang extension, on purpose
-  const u128 r = static_cast<u128>(a) * b;
-  return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
-}
-
 }  // namespace
 
 void pack_flow_key_ext(const ParsedPacket& p, const FlowKeyOptions& options, PackedFlowKey& k) {
@@ -80,14 +73,6 @@ FlowKey unpack_flow_key(const PackedFlowKey& k) {
   f.dst_mac = e.dst_mac;
   f.mpls = e.mpls;
   return f;
-}
-
-std::uint64_t hash_flow_key(const PackedFlowKey& key) {
-  constexpr std::uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull, k2 = 0x8ebc6af09c88c6e3ull;
-  const auto& w = key.core;
-  std::uint64_t h = mix(w[0] ^ k0, w[1] ^ k1) ^ mix(w[2] ^ k2, w[3] ^ k0) ^ mix(w[4] ^ k1, w[5] ^ k2);
-  if (key.has_ext()) h ^= mix(key.ext[0] ^ k0, key.ext[1] ^ k2) ^ mix(key.ext[2] ^ k1, h);
-  return mix(h, k0 ^ 0x589965cc75374cc3ull);
 }
 
 }  // namespace netflowd
