@@ -120,7 +120,7 @@ std::uint32_t FlowCache::allocate_entry() {
 void FlowCache::release_entry(std::uint32_t id) {
   Entry& e = entry(id);
   if ((e.tags & kWideAddresses) != 0) {
-    address6(e.addresses).words[0] = free_address6_;
+    address6(record_number(e.addresses)).words[0] = free_address6_;
     free_address6_ = record_number(e.addresses);
   }
   e.packets = 0;

@@ -182,10 +182,8 @@ class FlowCache {
   const Entry& entry(std::uint32_t id) const { return at(chunks_, id); }
   Rare& rare(std::uint32_t id) { return at(rare_chunks_, id); }
   const Rare& rare(std::uint32_t id) const { return at(rare_chunks_, id); }
-  Address6& address6(std::uint64_t number) { return at(address6_chunks_, static_cast<std::uint32_t>(number)); }
-  const Address6& address6(std::uint64_t number) const {
-    return at(address6_chunks_, static_cast<std::uint32_t>(number));
-  }
+  Address6& address6(std::uint32_t number) { return at(address6_chunks_, number); }
+  const Address6& address6(std::uint32_t number) const { return at(address6_chunks_, number); }
   Extension& extension(std::uint32_t id) { return at(ext_chunks_, id); }
   const Extension& extension(std::uint32_t id) const { return at(ext_chunks_, id); }
   std::size_t home_of(std::uint64_t hash) const { return static_cast<std::uint32_t>(hash >> 32) & index_mask_; }
