@@ -24,17 +24,15 @@ constexpr std::uint64_t kWideAddresses = std::uint64_t{1} << 63;
 // The Address6 record number in Entry::addresses (the high half holds the flow label).
 std::uint32_t record_number(std::uint64_t addresses) { return static_cast<std::uint32_t>(addresses); }
 
-// Where an IPv4 address lies in its key word (pack_flow_key puts its bytes first in memory).
-constexpr int kAddressShift = std::endian::native == std::endian::little ? 0 : 32;
-
 // Both addresses of a key that is not IPv6 in one word, source in the low half, when each
 // fits in 32 bits (the 12 bytes after it zero, as for every IPv4 key).
 bool narrow_addresses(const PackedFlowKey& key, std::uint64_t& word) {
-  constexpr std::uint64_t address_bits = std::uint64_t{UINT32_MAX} << kAddressShift;
+  using flow_key_detail::kIpv4Shift;
+  constexpr std::uint64_t address_bits = std::uint64_t{UINT32_MAX} << kIpv4Shift;
   const auto& c = key.core;
   const auto family = static_cast<IpFamily>(static_cast<std::uint8_t>(c[5] >> 48));
   if ((((c[0] | c[2]) & ~address_bits) | c[1] | c[3]) != 0 || family == IpFamily::v6) return false;
-  word = (c[0] >> kAddressShift) | ((c[2] >> kAddressShift) << 32);
+  word = (c[0] >> kIpv4Shift) | ((c[2] >> kIpv4Shift) << 32);
   return true;
 }
 
@@ -164,8 +162,8 @@ PackedFlowKey FlowCache::key_at(std::uint32_t id) const {
     const auto& a = address6(record_number(e.addresses)).words;
     std::copy(a.begin(), a.end(), k.core.begin());
   } else {
-    k.core[0] = (e.addresses & UINT32_MAX) << kAddressShift;
-    k.core[2] = (e.addresses >> 32) << kAddressShift;
+    k.core[0] = (e.addresses & UINT32_MAX) << flow_key_detail::kIpv4Shift;
+    k.core[2] = (e.addresses >> 32) << flow_key_detail::kIpv4Shift;
   }
   k.core[4] = e.ports;
   k.core[5] = e.tags & ~kWideAddresses;

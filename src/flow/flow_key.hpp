@@ -59,6 +59,15 @@ struct PackedFlowKey {
 };
 
 namespace flow_key_detail {
+// Where an IPv4 address lies in its 64-bit key word: its 4 bytes first in memory, then zeros,
+// as a 16-byte copy of the address would leave them.
+inline constexpr int kIpv4Shift = std::endian::native == std::endian::little ? 0 : 32;
+// The key word of the IPv4 address whose 4 bytes start at `address`.
+inline std::uint64_t ipv4_word(const std::uint8_t* address) {
+  std::uint32_t a = 0;
+  std::memcpy(&a, address, 4);
+  return std::uint64_t{a} << kIpv4Shift;
+}
 inline std::uint64_t port_word(std::uint16_t src_port, std::uint16_t dst_port, std::uint32_t in_ifindex) {
   return std::uint64_t{src_port} | std::uint64_t{dst_port} << 16 | std::uint64_t{in_ifindex} << 32;
 }
@@ -81,14 +90,9 @@ inline void pack_flow_key(const ParsedPacket& p, std::uint32_t in_ifindex, const
     std::memcpy(&k.core[0], p.src.data(), 16);
     std::memcpy(&k.core[2], p.dst.data(), 16);
   } else {
-    std::uint32_t src = 0, dst = 0;
-    std::memcpy(&src, p.src.data(), 4);
-    std::memcpy(&dst, p.dst.data(), 4);
-    // The address bytes first in memory, then zeros, as a 16-byte copy would leave them.
-    constexpr int shift = std::endian::native == std::endian::little ? 0 : 32;
-    k.core[0] = std::uint64_t{src} << shift;
+    k.core[0] = flow_key_detail::ipv4_word(p.src.data());
     k.core[1] = 0;
-    k.core[2] = std::uint64_t{dst} << shift;
+    k.core[2] = flow_key_detail::ipv4_word(p.dst.data());
     k.core[3] = 0;
   }
   k.core[4] = flow_key_detail::port_word(p.src_port, p.dst_port, in_ifindex);
