@@ -1,4 +1,6 @@
-// Pieces of the parser shared between its translation units. Not part of the module's API.
+// Pieces of the parser shared between its translation units, and with the fast path for common
+// frames (flow/fast_input.cpp), which must read frames exactly as the parser does. Not part of
+// the module's API otherwise.
 #pragma once
 
 #include <cstddef>
