@@ -34,14 +34,17 @@ struct HugeDeleter {
   }
 };
 
-enum class Paging : std::uint8_t { automatic, heap };
+// automatic: huge pages from half a huge page on; heap: never; huge: always (a table smaller
+// than a huge page that is accessed at random on every packet, where one TLB entry for all of
+// it is worth the unused rest of the page).
+enum class Paging : std::uint8_t { automatic, heap, huge };
 
 // Zeroed memory for `count` objects of an implicit-lifetime type T.
 template <typename T>
 std::unique_ptr<T[], HugeDeleter> allocate_table(std::size_t count, Paging paging = Paging::automatic) {
   static_assert(std::is_trivially_default_constructible_v<T> && std::is_trivially_destructible_v<T>);
   const std::size_t bytes = count * sizeof(T);
-  if (bytes < kHugePage / 2 || paging == Paging::heap) {
+  if (paging == Paging::heap || (bytes < kHugePage / 2 && paging != Paging::huge)) {
     // Over-aligned types (flow entries are 64-byte aligned) get their alignment here too.
     constexpr std::size_t align = std::max(alignof(T), alignof(std::max_align_t));
     const std::size_t size = (std::max<std::size_t>(bytes, 1) + align - 1) / align * align;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <stdexcept>
 #include <utility>
 
 namespace netflowd {
@@ -14,9 +15,12 @@ constexpr double kMaxLoad = 0.7;
 // of which half would stay unused.
 constexpr Paging kHalfChunk = Paging::heap;
 
-std::uint32_t tag_of(std::uint64_t hash) { return static_cast<std::uint32_t>(hash >> 32); }
-std::uint32_t id_of(std::uint64_t slot) { return static_cast<std::uint32_t>(slot) - 1; }
-std::uint64_t make_slot(std::uint32_t tag, std::uint32_t id) { return (std::uint64_t{tag} << 32) | (id + 1ull); }
+// Index slots: every packet reads one at random, so from 256 KiB on the index takes a whole
+// huge page (one TLB entry) even while it is smaller.
+std::unique_ptr<std::uint32_t[], HugeDeleter> allocate_index(std::size_t slots) {
+  return allocate_table<std::uint32_t>(
+      slots, slots * sizeof(std::uint32_t) >= kHugePage / 8 ? Paging::huge : Paging::automatic);
+}
 
 // Set in Entry::tags, a bit tag_word() never uses, when the addresses are in an Address6 record.
 constexpr std::uint64_t kWideAddresses = std::uint64_t{1} << 63;
@@ -72,7 +76,7 @@ void make_meter_input(const ParsedPacket& p, const PacketMeta& meta, const FlowK
 FlowCache::FlowCache(const FlowCacheConfig& config) : config_(config) {
   static_assert(sizeof(Entry) == 64, "a flow entry is one cache line (see the header and kChunkEntries)");
   const std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
-  index_ = allocate_table<std::uint64_t>(slots);
+  index_ = allocate_index(slots);
   index_size_ = slots;
   index_mask_ = slots - 1;
   apply_config();
@@ -91,6 +95,25 @@ void FlowCache::add_chunk() {
   chunks_.push_back(allocate_table<Entry>(kChunkEntries));
   rare_chunks_.push_back(allocate_table<Rare>(kChunkEntries));
   if (wide_) ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries, kHalfChunk));
+  widen_ids();
+}
+
+// Makes the slots' entry-number field hold every entry of the slab (numbers + 1, so up to the
+// slab's size). The tag loses the bits the field gains, its lowest: a slot keeps the rest of
+// its tag and its distance, and stays where it is.
+void FlowCache::widen_ids() {
+  const std::uint64_t entries = std::uint64_t{chunks_.size()} * kChunkEntries;
+  const auto bits = static_cast<std::uint32_t>(std::bit_width(entries));
+  if (bits <= id_bits_) return;
+  if (bits > kDispShift) throw std::length_error("flow cache: more flow entries than index slots can number");
+  const std::uint32_t old_id_mask = id_mask_;
+  id_bits_ = bits;
+  id_mask_ = (1u << bits) - 1;
+  tag_mask_ = ((1u << kDispShift) - 1) & ~id_mask_;
+  for (std::size_t i = 0; i < index_size_; ++i) {
+    const std::uint32_t s = index_[i];
+    if (s != 0) index_[i] = (s & ~id_mask_) | (s & old_id_mask);
+  }
 }
 
 // Extensions exist for every chunk while wide_; new ones start zeroed (no MAC/MPLS key words,
@@ -173,12 +196,11 @@ PackedFlowKey FlowCache::key_at(std::uint32_t id) const {
 
 void FlowCache::prefetch_entry(std::uint64_t hash) const {
   // The first slot with the hash's tag, among the few the probe would visit first.
-  const std::uint32_t tag = tag_of(hash);
-  std::size_t i = tag & index_mask_;
+  std::size_t i = home_of(hash);
   for (int probe = 0; probe < 4; ++probe, i = (i + 1) & index_mask_) {
-    const std::uint64_t s = index_[i];
+    const std::uint32_t s = index_[i];
     if (s == 0) return;  // a new flow: nothing to fetch
-    if (static_cast<std::uint32_t>(s >> 32) == tag) {
+    if (tag_matches(s, hash)) {
       __builtin_prefetch(&entry(id_of(s)), 0);
       return;
     }
@@ -186,14 +208,13 @@ void FlowCache::prefetch_entry(std::uint64_t hash) const {
 }
 
 std::uint32_t FlowCache::find(const PackedFlowKey& key, std::uint64_t hash, std::size_t& slot) {
-  const std::uint32_t tag = tag_of(hash);
-  for (std::size_t i = tag & index_mask_;; i = (i + 1) & index_mask_) {
-    const std::uint64_t s = index_[i];
+  for (std::size_t i = home_of(hash);; i = (i + 1) & index_mask_) {
+    const std::uint32_t s = index_[i];
     if (s == 0) {
       slot = i;
       return kNil;
     }
-    if (static_cast<std::uint32_t>(s >> 32) == tag && key_matches(id_of(s), key)) {
+    if (tag_matches(s, hash) && key_matches(id_of(s), key)) {
       slot = i;
       return id_of(s);
     }
@@ -202,25 +223,27 @@ std::uint32_t FlowCache::find(const PackedFlowKey& key, std::uint64_t hash, std:
 }
 
 std::size_t FlowCache::slot_of(std::uint32_t id, std::uint64_t hash) const {
-  const std::uint32_t tag = tag_of(hash);
-  const std::uint64_t wanted = make_slot(tag, id);
-  std::size_t i = tag & index_mask_;
-  while (index_[i] != wanted) i = (i + 1) & index_mask_;
+  const std::uint32_t wanted = make_slot(hash, id, 0);
+  constexpr std::uint32_t kNotDisp = (1u << kDispShift) - 1;
+  std::size_t i = home_of(hash);
+  while (((index_[i] ^ wanted) & kNotDisp) != 0) i = (i + 1) & index_mask_;
   return i;
 }
 
-// Backward-shift deletion keeps linear probing free of tombstones.
+// Backward-shift deletion keeps linear probing free of tombstones. A slot's home comes from
+// its distance; only a slot 7 or more places past its home (rare below 70 % load) has its key
+// rehashed.
 void FlowCache::erase_slot(std::size_t hole) {
   std::size_t j = hole;
   for (;;) {
     j = (j + 1) & index_mask_;
-    const std::uint64_t s = index_[j];
+    const std::uint32_t s = index_[j];
     if (s == 0) break;
-    const std::size_t home = static_cast<std::uint32_t>(s >> 32) & index_mask_;
+    const std::size_t home = home_at(j, s);
     // Move s into the hole unless its home lies cyclically in (hole, j].
     const bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
     if (!stays) {
-      index_[hole] = s;
+      index_[hole] = with_disp(s, (hole - home) & index_mask_);
       hole = j;
     }
   }
@@ -241,16 +264,20 @@ void FlowCache::reconfigure(const FlowCacheConfig& config) {
 
 void FlowCache::grow_index() { rebuild_index(index_size_ * 2); }
 
+// Slots do not keep their home, so the new index is filled from the slab: in entry order
+// (sequential reads), each flow's key hashed again.
 void FlowCache::rebuild_index(std::size_t slots) {
-  auto old = std::exchange(index_, allocate_table<std::uint64_t>(slots));
-  const std::size_t old_size = std::exchange(index_size_, slots);
+  // The old index is freed before the new one is filled (nothing reads it): at most one of
+  // them takes memory at a time.
+  index_ = allocate_index(slots);
+  index_size_ = slots;
   index_mask_ = slots - 1;
-  for (std::size_t k = 0; k < old_size; ++k) {
-    const std::uint64_t s = old[k];
-    if (s == 0) continue;
-    std::size_t i = static_cast<std::uint32_t>(s >> 32) & index_mask_;
+  for (std::uint32_t id = 0; id < entries_allocated_; ++id) {
+    if (entry(id).packets == 0) continue;
+    const std::uint64_t hash = hash_at(id);
+    std::size_t i = home_of(hash);
     while (index_[i] != 0) i = (i + 1) & index_mask_;
-    index_[i] = s;
+    index_[i] = make_slot(hash, id, i);
   }
   ++stats_.index_grows;
 }
@@ -394,7 +421,7 @@ MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ende
       __builtin_prefetch(&entry(free_head_), 1);
       __builtin_prefetch(&rare(free_head_), 1);
     }
-    index_[slot] = make_slot(tag_of(hash), id);
+    index_[slot] = make_slot(hash, id, slot);
     start_flow(id, in, false);
     ++size_;
     if (shared_count_ != nullptr) shared_count_->fetch_add(1, std::memory_order_relaxed);
@@ -499,7 +526,7 @@ std::uint32_t FlowCache::flush_part(std::uint32_t cursor, std::size_t limit, std
 }
 
 std::size_t FlowCache::memory_bytes() const {
-  return index_size_ * sizeof(std::uint64_t) + chunks_.size() * kChunkEntries * (sizeof(Entry) + sizeof(Rare)) +
+  return index_size_ * sizeof(std::uint32_t) + chunks_.size() * kChunkEntries * (sizeof(Entry) + sizeof(Rare)) +
          (address6_chunks_.size() * sizeof(Address6) + ext_chunks_.size() * sizeof(Extension)) * kChunkEntries;
 }
 

@@ -4,7 +4,7 @@
 // Workers shard flows between them by key hash, so no flow lives in two caches.
 //
 // Layout: flow entries live in a slab that grows in chunks (no allocation per packet once
-// warm); an open-addressing index of 64-bit slots (hash tag | entry number) finds them with
+// warm); an open-addressing index of 32-bit slots (hash tag | entry number) finds them with
 // linear probing, so a lookup usually touches one index cache line and one entry. An entry is
 // one 64-byte cache line holding everything a packet reads or writes: the key in three words
 // (both IPv4 addresses in one; for IPv6 the number of a 32-byte address record, kept apart
@@ -12,8 +12,8 @@
 // packet time as an offset from the first, TCP flags and options, IPv4 options or IPv6
 // extension headers. What only the first packet sets (output interface, SPI, creation number)
 // lives in a parallel 12-byte array; MAC addresses, MPLS labels and bridge ports in a
-// parallel 32-byte extension only when they are enabled. With the index that is about 93
-// bytes per IPv4 flow and 125 per IPv6 flow at 1M flows. FlowRecords are made from
+// parallel 32-byte extension only when they are enabled. With the index that is about 85
+// bytes per IPv4 flow and 117 per IPv6 flow at 1M flows. FlowRecords are made from
 // entries when flows end (or are dumped).
 //
 // The packet path writes only the flow's own entry: expiry is an incremental sweep over the
@@ -22,6 +22,7 @@
 // (prefetch_index, then prefetch_entry) so that the cache misses of several lookups overlap.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -186,7 +187,34 @@ class FlowCache {
   const Address6& address6(std::uint32_t number) const { return at(address6_chunks_, number); }
   Extension& extension(std::uint32_t id) { return at(ext_chunks_, id); }
   const Extension& extension(std::uint32_t id) const { return at(ext_chunks_, id); }
+  // An index slot: 0 empty; else, from the top: how far the slot lies past its home position
+  // (kDispBits bits, kDispUnknown for that far or farther), a tag (bits of the hash's low
+  // half), and the entry number + 1 in the low id_bits_ bits. The home position comes from the
+  // hash's high half, which the slot does not keep: growing the index rehashes the flows'
+  // keys, and a deletion that shifts a slot with an unknown distance back rehashes its key.
+  static constexpr std::uint32_t kDispBits = 3;
+  static constexpr std::uint32_t kDispShift = 32 - kDispBits;
+  static constexpr std::uint32_t kDispUnknown = (1u << kDispBits) - 1;
   std::size_t home_of(std::uint64_t hash) const { return static_cast<std::uint32_t>(hash >> 32) & index_mask_; }
+  static std::uint32_t with_disp(std::uint32_t slot, std::size_t disp) {
+    return (slot & ((1u << kDispShift) - 1)) | static_cast<std::uint32_t>(std::min<std::size_t>(disp, kDispUnknown))
+                                                   << kDispShift;
+  }
+  // The slot of entry `id` at index position `at`.
+  std::uint32_t make_slot(std::uint64_t hash, std::uint32_t id, std::size_t at) const {
+    return with_disp((static_cast<std::uint32_t>(hash) & tag_mask_) | (id + 1), (at - home_of(hash)) & index_mask_);
+  }
+  bool tag_matches(std::uint32_t slot, std::uint64_t hash) const {
+    return ((slot ^ static_cast<std::uint32_t>(hash)) & tag_mask_) == 0;
+  }
+  std::uint32_t id_of(std::uint32_t slot) const { return (slot & id_mask_) - 1; }
+  std::uint64_t hash_at(std::uint32_t id) const { return hash_flow_key(key_at(id)); }
+  // The home position of the slot `slot` at position `at`.
+  std::size_t home_at(std::size_t at, std::uint32_t slot) const {
+    const std::uint32_t disp = slot >> kDispShift;
+    return disp != kDispUnknown ? (at - disp) & index_mask_ : home_of(hash_at(id_of(slot)));
+  }
+  void widen_ids();
   bool key_matches(std::uint32_t id, const PackedFlowKey& key) const;
   PackedFlowKey key_at(std::uint32_t id) const;
   void apply_config();
@@ -210,9 +238,15 @@ class FlowCache {
 
   FlowCacheConfig config_;
   FlowCacheStats stats_;
-  std::unique_ptr<std::uint64_t[], HugeDeleter> index_;  // 0 = empty; else (hash high 32 bits << 32) | (id + 1)
+  std::unique_ptr<std::uint32_t[], HugeDeleter> index_;  // see make_slot
   std::size_t index_size_ = 0;
   std::size_t index_mask_ = 0;
+  // Entry numbers + 1 take the low id_bits_ bits of a slot: enough for every entry of the
+  // slab (widen_ids when it grows past them); the tag has what the distance leaves, 12 bits at
+  // 65,536 flows, 8 at 1M.
+  std::uint32_t id_bits_ = 0;
+  std::uint32_t id_mask_ = 0;
+  std::uint32_t tag_mask_ = (1u << kDispShift) - 1;
   Chunks<Entry> chunks_;
   Chunks<Rare> rare_chunks_;          // parallel to chunks_
   Chunks<Address6> address6_chunks_;  // IPv6 address records, numbered on their own
