@@ -75,6 +75,7 @@ void make_meter_input(const ParsedPacket& p, const PacketMeta& meta, const FlowK
 
 FlowCache::FlowCache(const FlowCacheConfig& config) : config_(config) {
   static_assert(sizeof(Entry) == 64, "a flow entry is one cache line (see the header and kChunkEntries)");
+  static_assert(std::bit_width(std::uint64_t{kMaxEntries}) <= kDispShift, "entry numbers + 1 fit their field");
   const std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
   index_ = allocate_index(slots);
   index_size_ = slots;
@@ -105,7 +106,7 @@ void FlowCache::widen_ids() {
   const std::uint64_t entries = std::uint64_t{chunks_.size()} * kChunkEntries;
   const auto bits = static_cast<std::uint32_t>(std::bit_width(entries));
   if (bits <= id_bits_) return;
-  if (bits > kDispShift) throw std::length_error("flow cache: more flow entries than index slots can number");
+  if (bits > kDispShift) throw std::logic_error("flow cache: the slab grew past kMaxEntries");
   const std::uint32_t old_id_mask = id_mask_;
   id_bits_ = bits;
   id_mask_ = (1u << bits) - 1;
@@ -405,7 +406,9 @@ MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ende
   } else {
     const std::uint64_t live =
         shared_count_ != nullptr ? static_cast<std::uint64_t>(shared_count_->load(std::memory_order_relaxed)) : size_;
-    if (config_.maxflows != 0 && live >= config_.maxflows) {
+    // Besides maxflows, a cache holds at most kMaxEntries (what index slots can number).
+    const bool full = free_head_ == kNil && entries_allocated_ >= kMaxEntries;
+    if ((config_.maxflows != 0 && live >= config_.maxflows) || full) [[unlikely]] {
       ++stats_.maxflows_dropped_packets;
       stats_.maxflows_dropped_bytes += in.ip_length;
       return MeterResult::dropped_maxflows;

@@ -208,6 +208,9 @@ class FlowCache {
     return ((slot ^ static_cast<std::uint32_t>(hash)) & tag_mask_) == 0;
   }
   std::uint32_t id_of(std::uint32_t slot) const { return (slot & id_mask_) - 1; }
+  // The most entries a cache has: whole chunks whose numbers + 1 fit below the distance bits
+  // (536,838,144, some 40 GB of flows); new flows beyond it are refused as beyond maxflows.
+  static constexpr std::uint32_t kMaxEntries = ((1u << kDispShift) / kChunkEntries - 1) * kChunkEntries;
   std::uint64_t hash_at(std::uint32_t id) const { return hash_flow_key(key_at(id)); }
   // The home position of the slot `slot` at position `at`.
   std::size_t home_at(std::size_t at, std::uint32_t slot) const {
