@@ -439,8 +439,8 @@ TEST(FlowCache, IndexSlotsFollowTheSlabAndTheIndexThroughGrowthDeletionAndResize
       const bool v6 = r.key.family == IpFamily::v6;
       const auto& a = r.key.src;
       const std::size_t o = v6 ? 12 : 0;
-      const std::uint32_t host = std::uint32_t{a[o]} << 24 | std::uint32_t{a[o + 1]} << 16 |
-                                 std::uint32_t{a[o + 2]} << 8 | a[o + 3];
+      const std::uint32_t host =
+          std::uint32_t{a[o]} << 24 | std::uint32_t{a[o + 1]} << 16 | std::uint32_t{a[o + 2]} << 8 | a[o + 3];
       EXPECT_EQ(r.key, make_flow_key(packet(v6, host), kNoInterface, c.key_options));
       got[{v6, host}] += r.packets;
     }
