@@ -4,8 +4,9 @@
 // Workers shard flows between them by key hash, so no flow lives in two caches.
 //
 // Layout: flow entries live in a slab that grows in chunks (no allocation per packet once
-// warm); an open-addressing index of 32-bit slots (hash tag | entry number) finds them with
-// linear probing, so a lookup usually touches one index cache line and one entry. An entry is
+// warm); an open-addressing index of 32-bit slots (distance from home | hash tag | entry
+// number) finds them with linear probing, so a lookup usually touches one index cache line
+// and one entry. An entry is
 // one 64-byte cache line holding everything a packet reads or writes: the key in three words
 // (both IPv4 addresses in one; for IPv6 the number of a 32-byte address record, kept apart
 // and read only when the rest of the key matched), 64-bit bytes, 32-bit packets, the last
