@@ -34,8 +34,9 @@ bool narrow_addresses(const PackedFlowKey& key, std::uint64_t& word) {
   using flow_key_detail::kIpv4Shift;
   constexpr std::uint64_t address_bits = std::uint64_t{UINT32_MAX} << kIpv4Shift;
   const auto& c = key.core;
-  const auto family = static_cast<IpFamily>(static_cast<std::uint8_t>(c[5] >> 48));
-  if ((((c[0] | c[2]) & ~address_bits) | c[1] | c[3]) != 0 || family == IpFamily::v6) return false;
+  if ((((c[0] | c[2]) & ~address_bits) | c[1] | c[3]) != 0 || flow_key_detail::family_of(c[5]) == IpFamily::v6) {
+    return false;
+  }
   word = (c[0] >> kIpv4Shift) | ((c[2] >> kIpv4Shift) << 32);
   return true;
 }
@@ -105,12 +106,11 @@ void FlowCache::add_chunk() {
 void FlowCache::widen_ids() {
   const std::uint64_t entries = std::uint64_t{chunks_.size()} * kChunkEntries;
   const auto bits = static_cast<std::uint32_t>(std::bit_width(entries));
-  if (bits <= id_bits_) return;
+  if (bits <= static_cast<std::uint32_t>(std::bit_width(id_mask_))) return;
   if (bits > kDispShift) throw std::logic_error("flow cache: the slab grew past kMaxEntries");
   const std::uint32_t old_id_mask = id_mask_;
-  id_bits_ = bits;
   id_mask_ = (1u << bits) - 1;
-  tag_mask_ = ((1u << kDispShift) - 1) & ~id_mask_;
+  tag_mask_ = kBelowDisp & ~id_mask_;
   for (std::size_t i = 0; i < index_size_; ++i) {
     const std::uint32_t s = index_[i];
     if (s != 0) index_[i] = (s & ~id_mask_) | (s & old_id_mask);
@@ -225,9 +225,8 @@ std::uint32_t FlowCache::find(const PackedFlowKey& key, std::uint64_t hash, std:
 
 std::size_t FlowCache::slot_of(std::uint32_t id, std::uint64_t hash) const {
   const std::uint32_t wanted = make_slot(hash, id, 0);
-  constexpr std::uint32_t kNotDisp = (1u << kDispShift) - 1;
   std::size_t i = home_of(hash);
-  while (((index_[i] ^ wanted) & kNotDisp) != 0) i = (i + 1) & index_mask_;
+  while (((index_[i] ^ wanted) & kBelowDisp) != 0) i = (i + 1) & index_mask_;
   return i;
 }
 
@@ -369,7 +368,7 @@ namespace {
 
 // TCP flows that saw FIN (0x01) or RST (0x04) ended on their own.
 bool tcp_closed(std::uint64_t tags, std::uint8_t tcp_flags) {
-  return static_cast<std::uint8_t>(tags >> 32) == 6 && (tcp_flags & 0x05) != 0;
+  return flow_key_detail::protocol_of(tags) == 6 && (tcp_flags & 0x05) != 0;
 }
 
 }  // namespace
@@ -474,7 +473,7 @@ void FlowCache::sweep(std::uint32_t count, TimeUs now, std::vector<FlowRecord>& 
     } else {
       continue;
     }
-    const std::uint64_t hash = hash_flow_key(key_at(id));
+    const std::uint64_t hash = hash_at(id);
     prefetch_index(hash);
     due[ndue++] = Due{id, reason, hash};
     if (ndue == due.size()) remove_due();

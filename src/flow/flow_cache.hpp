@@ -190,16 +190,16 @@ class FlowCache {
   const Extension& extension(std::uint32_t id) const { return at(ext_chunks_, id); }
   // An index slot: 0 empty; else, from the top: how far the slot lies past its home position
   // (kDispBits bits, kDispUnknown for that far or farther), a tag (bits of the hash's low
-  // half), and the entry number + 1 in the low id_bits_ bits. The home position comes from the
+  // half), and the entry number + 1 in the low bits of id_mask_. The home position comes from the
   // hash's high half, which the slot does not keep: growing the index rehashes the flows'
   // keys, and a deletion that shifts a slot with an unknown distance back rehashes its key.
   static constexpr std::uint32_t kDispBits = 3;
   static constexpr std::uint32_t kDispShift = 32 - kDispBits;
   static constexpr std::uint32_t kDispUnknown = (1u << kDispBits) - 1;
+  static constexpr std::uint32_t kBelowDisp = (1u << kDispShift) - 1;  // the tag and entry-number bits
   std::size_t home_of(std::uint64_t hash) const { return static_cast<std::uint32_t>(hash >> 32) & index_mask_; }
   static std::uint32_t with_disp(std::uint32_t slot, std::size_t disp) {
-    return (slot & ((1u << kDispShift) - 1)) | static_cast<std::uint32_t>(std::min<std::size_t>(disp, kDispUnknown))
-                                                   << kDispShift;
+    return (slot & kBelowDisp) | static_cast<std::uint32_t>(std::min<std::size_t>(disp, kDispUnknown)) << kDispShift;
   }
   // The slot of entry `id` at index position `at`.
   std::uint32_t make_slot(std::uint64_t hash, std::uint32_t id, std::size_t at) const {
@@ -245,12 +245,11 @@ class FlowCache {
   std::unique_ptr<std::uint32_t[], HugeDeleter> index_;  // see make_slot
   std::size_t index_size_ = 0;
   std::size_t index_mask_ = 0;
-  // Entry numbers + 1 take the low id_bits_ bits of a slot: enough for every entry of the
+  // Entry numbers + 1 take the low bits of a slot (id_mask_): enough for every entry of the
   // slab (widen_ids when it grows past them); the tag has what the distance leaves, 12 bits at
   // 65,536 flows, 8 at 1M.
-  std::uint32_t id_bits_ = 0;
   std::uint32_t id_mask_ = 0;
-  std::uint32_t tag_mask_ = (1u << kDispShift) - 1;
+  std::uint32_t tag_mask_ = kBelowDisp;
   Chunks<Entry> chunks_;
   Chunks<Rare> rare_chunks_;          // parallel to chunks_
   Chunks<Address6> address6_chunks_;  // IPv6 address records, numbered on their own

@@ -64,9 +64,9 @@ FlowKey unpack_flow_key(const PackedFlowKey& k) {
   f.dst_port = static_cast<std::uint16_t>(k.core[4] >> 16);
   f.in_ifindex = static_cast<std::uint32_t>(k.core[4] >> 32);
   f.vlan = {static_cast<std::uint16_t>(k.core[5]), static_cast<std::uint16_t>(k.core[5] >> 16)};
-  f.protocol = static_cast<std::uint8_t>(k.core[5] >> 32);
+  f.protocol = flow_key_detail::protocol_of(k.core[5]);
   f.tos = static_cast<std::uint8_t>(k.core[5] >> 40);
-  f.family = static_cast<IpFamily>(static_cast<std::uint8_t>(k.core[5] >> 48));
+  f.family = flow_key_detail::family_of(k.core[5]);
   ExtBytes e;
   std::memcpy(&e, k.ext.data(), sizeof e);
   f.src_mac = e.src_mac;

@@ -77,6 +77,11 @@ inline std::uint64_t tag_word(const std::array<std::uint16_t, kMaxVlanTags>& vla
   return std::uint64_t{vlan[0]} | std::uint64_t{vlan[1]} << 16 | std::uint64_t{protocol} << 32 |
          std::uint64_t{tos} << 40 | std::uint64_t{static_cast<std::uint8_t>(family)} << 48;
 }
+// The IP protocol and the address family in a tag_word().
+inline std::uint8_t protocol_of(std::uint64_t tag_word) { return static_cast<std::uint8_t>(tag_word >> 32); }
+inline IpFamily family_of(std::uint64_t tag_word) {
+  return static_cast<IpFamily>(static_cast<std::uint8_t>(tag_word >> 48));
+}
 }  // namespace flow_key_detail
 
 void pack_flow_key_ext(const ParsedPacket& packet, const FlowKeyOptions& options, PackedFlowKey& key);
@@ -118,7 +123,7 @@ inline std::uint32_t fold_for_shard(const PackedFlowKey& k) {
   auto folded = static_cast<std::uint32_t>(x) ^ static_cast<std::uint32_t>(x >> 32);
   // A byte swap commutes with XOR: swapping once at the end reads every word big-endian.
   if constexpr (std::endian::native == std::endian::little) folded = __builtin_bswap32(folded);
-  const auto protocol = static_cast<std::uint8_t>(k.core[5] >> 32);
+  const auto protocol = flow_key_detail::protocol_of(k.core[5]);
   if (protocol == 6 || protocol == 17) {
     const auto src_port = static_cast<std::uint16_t>(k.core[4]);
     const auto dst_port = static_cast<std::uint16_t>(k.core[4] >> 16);

@@ -40,9 +40,8 @@ class OwnExportFilter {
   // The same for a packet in its metering form (the key's address words hold the address
   // bytes first, as ParsedPacket does).
   static bool matches(const std::vector<Target>& targets, const PackedFlowKey& k) {
-    if (static_cast<std::uint8_t>(k.core[5] >> 32) != 17) return false;
-    const auto family = static_cast<IpFamily>(static_cast<std::uint8_t>(k.core[5] >> 48));
-    return matches(targets, family, reinterpret_cast<const std::uint8_t*>(&k.core[2]),
+    if (flow_key_detail::protocol_of(k.core[5]) != 17) return false;
+    return matches(targets, flow_key_detail::family_of(k.core[5]), reinterpret_cast<const std::uint8_t*>(&k.core[2]),
                    static_cast<std::uint16_t>(k.core[4]), static_cast<std::uint16_t>(k.core[4] >> 16));
   }
 
