@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "capture/afpacket/afpacket_source.hpp"
 #include "capture/netlink/interface_table.hpp"
 #include "common/error.hpp"
 #include "common/flow_shard.hpp"
@@ -108,6 +109,7 @@ struct SharedCounters {
 
 struct Capture {
   CaptureSource* source;
+  AfPacketSource* ring = nullptr;  // the same source when it is an AF_PACKET ring
   CaptureSnapshot counters;
   bool running = true;  // false once the source ended, failed or was drained at shutdown
 };
@@ -189,6 +191,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
   for (std::size_t i = 0; i < sources.size(); ++i) {
     auto c = std::make_unique<Capture>();
     c->source = sources[i].get();
+    c->ring = dynamic_cast<AfPacketSource*>(c->source);
     c->counters.name = sources[i]->name();
     // A steered ring goes to the worker whose flows the kernel sends it; other sources in turn.
     const int preferred = sources[i]->preferred_worker();
@@ -289,19 +292,21 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     };
     ParsedPacket packet;
     CapturedFrame frame;
-    // Reads up to kBatch frames of one source.
+    // Reads up to kBatch frames of one source. `source` is the capture's source; called with
+    // its concrete type where that is known (an AF_PACKET ring), so that next() inlines into
+    // this loop instead of being a virtual call per frame.
     enum class Read : std::uint8_t { frames, nothing, finished };
-    auto read_source = [&](std::size_t index) {
+    auto read_frames = [&](std::size_t index, auto& source) {
       Capture& c = *captures[index];
       CaptureSnapshot& n = c.counters;
-      const LinkType link = c.source->link_type();
+      const LinkType link = source.link_type();
       std::size_t k = 0;
       bool finished = false;
       for (; k < kBatch; ++k) {
-        const NextResult rc = c.source->next(frame);
+        const NextResult rc = source.next(frame);
         if (rc == NextResult::idle) break;
         if (rc != NextResult::frame) {
-          if (rc == NextResult::error) log_message(LOG_ERR, "%s", c.source->error().c_str());
+          if (rc == NextResult::error) log_message(LOG_ERR, "%s", source.error().c_str());
           finished = true;
           break;
         }
@@ -343,6 +348,11 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       }
       pipeline.flush(ended, on_drop);
       return finished ? Read::finished : k != 0 ? Read::frames : Read::nothing;
+    };
+    auto read_source = [&](std::size_t index) {
+      Capture& c = *captures[index];
+      if (c.ring != nullptr) return read_frames(index, *c.ring);
+      return read_frames(index, *c.source);
     };
 
     auto hand_over = [&] {

@@ -219,49 +219,17 @@ void AfPacketSource::release_block() {
   block_ = (block_ + 1) % options_.block_count;
 }
 
-NextResult AfPacketSource::next(CapturedFrame& frame) {
+bool AfPacketSource::next_block() {
   for (;;) {
-    if (current_ != nullptr && left_in_block_ > 0) {
-      tpacket3_hdr* h = next_frame_;
-      --left_in_block_;
-      next_frame_ = reinterpret_cast<tpacket3_hdr*>(reinterpret_cast<std::uint8_t*>(h) + h->tp_next_offset);
-      // The kernel wrote the next frame from another CPU: start fetching its header and first
-      // bytes (where the packet headers are) while this one is parsed.
-      if (left_in_block_ > 0) {
-        __builtin_prefetch(next_frame_);
-        __builtin_prefetch(reinterpret_cast<const std::uint8_t*>(next_frame_) + 64);
-      }
-      const auto* sll = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<const std::uint8_t*>(h) +
-                                                             TPACKET_ALIGN(sizeof(tpacket3_hdr)));
-      frame.bytes = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(h) + h->tp_mac, h->tp_snaplen);
-      frame.wire_length = h->tp_len;
-      PacketMeta& m = frame.meta;
-      m = PacketMeta{};
-      m.timestamp = static_cast<TimeUs>(h->tp_sec) * kUsPerSecond + h->tp_nsec / 1000;
-      if (sll->sll_pkttype == PACKET_OUTGOING) {
-        m.direction = FlowDirection::egress;
-        m.out_ifindex = static_cast<std::uint32_t>(sll->sll_ifindex);
-      } else {
-        m.direction = FlowDirection::ingress;
-        m.in_ifindex = static_cast<std::uint32_t>(sll->sll_ifindex);
-      }
-      if (h->tp_status & TP_STATUS_VLAN_VALID) {
-        m.has_stripped_vlan = true;
-        m.stripped_vlan_tci = static_cast<std::uint16_t>(h->hv1.tp_vlan_tci);
-      }
-      ++stats_.frames;
-      return NextResult::frame;
-    }
-    // The previous block is fully processed: give it back, then wait for the next one.
+    // The previous block is fully processed: give it back, then look at the next one.
     release_block();
     auto* desc = reinterpret_cast<tpacket_block_desc*>(ring_ + std::size_t{block_} * options_.block_size);
-    if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
-      return NextResult::idle;  // the caller polls poll_fd()
-    }
+    if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) return false;
     current_ = desc;
     left_in_block_ = desc->hdr.bh1.num_pkts;
     next_frame_ =
         reinterpret_cast<tpacket3_hdr*>(reinterpret_cast<std::uint8_t*>(desc) + desc->hdr.bh1.offset_to_first_pkt);
+    if (left_in_block_ > 0) return true;  // a block without frames is given back at once
   }
 }
 
