@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "capture/pcap/pcap_file_source.hpp"
 #include "flow/fast_input.hpp"
 #include "packet/parser.hpp"
 #include "pipeline/export_stage.hpp"
@@ -75,13 +76,15 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
     exporter->tick(now, metering);
   };
 
-  // Reads, parses and hashes up to kBatch packets into `batch`; prefetches their index slots.
+  // Reads, parses and hashes up to kBatch packets of `from` (the source, with its concrete type
+  // where that is known, so that its next() inlines here) into `batch`; prefetches their index
+  // slots.
   bool more = true;
-  auto fill = [&](std::vector<BatchSlot>& batch) {
+  auto fill = [&](auto& from, std::vector<BatchSlot>& batch) {
     std::size_t n = 0;
     while (more && n < kBatch) {
-      const NextResult rc = source.next(frame);
-      if (rc == NextResult::error) summary.capture_error = source.error();
+      const NextResult rc = from.next(frame);
+      if (rc == NextResult::error) summary.capture_error = from.error();
       if (rc == NextResult::idle) continue;
       if (rc != NextResult::frame) {
         more = false;
@@ -145,6 +148,7 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
     }
   };
 
+  auto* file = dynamic_cast<PcapFileSource*>(&source);
   std::array<std::vector<BatchSlot>, 3> ring;
   std::array<std::size_t, 3> count{};
   for (auto& b : ring) b.resize(kBatch);
@@ -152,7 +156,7 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
     std::vector<BatchSlot>& filled = ring[round % 3];         // stage 1 now
     std::vector<BatchSlot>& warming = ring[(round + 2) % 3];  // filled last round
     std::vector<BatchSlot>& ready = ring[(round + 1) % 3];    // filled two rounds ago
-    count[round % 3] = fill(filled);
+    count[round % 3] = file != nullptr ? fill(*file, filled) : fill(source, filled);
     for (std::size_t i = 0; i < count[(round + 2) % 3]; ++i) {
       if (warming[i].meter) cache.prefetch_entry(warming[i].in.hash);
     }

@@ -20,17 +20,10 @@ namespace {
 constexpr std::uint32_t kMagicMicro = 0xa1b2c3d4;
 constexpr std::uint32_t kMagicNano = 0xa1b23c4d;
 constexpr std::size_t kFileHeader = 24;
-constexpr std::size_t kRecordHeader = 16;
 constexpr std::size_t kBlock = std::size_t{256} << 10;  // bytes per read(): stays in L2 until parsed
-// Larger records than this are not frames but a corrupt file (libpcap's own limit is 256 KiB
-// for Ethernet; this leaves room for jumbo and GSO-sized captures).
-constexpr std::uint32_t kMaxRecord = 16u << 20;
-
-std::uint32_t load32(const std::uint8_t* p, bool swapped) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return swapped ? __builtin_bswap32(v) : v;
-}
+using pcap_detail::kMaxRecord;
+using pcap_detail::kRecordHeader;
+using pcap_detail::load32;
 
 bool link_type_from_dlt(int dlt, LinkType& out) {
   switch (dlt) {
@@ -179,7 +172,7 @@ bool PcapFileSource::fill(std::size_t want) {
   return end_ - pos_ >= want;
 }
 
-NextResult PcapFileSource::next(CapturedFrame& frame) {
+NextResult PcapFileSource::next_slow(CapturedFrame& frame) {
   return handle_ != nullptr ? next_libpcap(frame) : next_classic(frame);
 }
 
@@ -190,11 +183,7 @@ NextResult PcapFileSource::next_classic(CapturedFrame& frame) {
     error_ = "capture '" + path_ + "': truncated record header at the end of the file";
     return NextResult::error;
   }
-  const std::uint8_t* h = buffer_.data() + pos_;
-  const std::uint32_t seconds = load32(h, swapped_);
-  const std::uint32_t fraction = load32(h + 4, swapped_);
-  const std::uint32_t caplen = load32(h + 8, swapped_);
-  const std::uint32_t len = load32(h + 12, swapped_);
+  const std::uint32_t caplen = load32(buffer_.data() + pos_ + 8, swapped_);
   if (caplen > kMaxRecord) {
     error_ = "capture '" + path_ + "': record of " + std::to_string(caplen) + " captured bytes after frame " +
              std::to_string(stats_.frames) + ": the file is corrupt";
@@ -207,12 +196,7 @@ NextResult PcapFileSource::next_classic(CapturedFrame& frame) {
     }
     return NextResult::error;
   }
-  frame.bytes = std::span<const std::uint8_t>(buffer_.data() + pos_ + kRecordHeader, caplen);
-  frame.wire_length = len;
-  frame.meta = PacketMeta{};
-  frame.meta.timestamp = static_cast<TimeUs>(seconds) * kUsPerSecond + (nanoseconds_ ? fraction / 1000 : fraction);
-  pos_ += kRecordHeader + caplen;
-  ++stats_.frames;
+  take_record(frame, buffer_.data() + pos_, caplen);  // fill() may have moved the buffer
   return NextResult::frame;
 }
 
