@@ -15,7 +15,7 @@ PACKAGES=(
   libpcap-dev libmnl-dev                         # capture files, rtnetlink
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
   nfdump tshark pmacct                           # independent decoders used by the tests and the demo
-  python3 iproute2 procps clang-format           # test scripts, ss, format check
+  python3 iproute2 procps clang-format ethtool   # test scripts, ss, format check, lo offloads
   iptables nftables iputils-ping                 # live-capture lab tests (network namespaces)
   netsniff-ng                                    # trafgen: traffic generator of the live benchmark (bench/live)
   softflowd valgrind                             # peer benchmark (bench/peers) and its profile

@@ -57,6 +57,15 @@ nsh_add_namespace() { # NAME: created, tracked, loopback up
     ip -n "$1" link set lo up
 }
 
+# netflowd sends a run of export datagrams in one system call (export_gso). With UDP
+# segmentation offload on, lo passes the run on as one large packet and only the receiving
+# socket cuts it, so a capture on lo would show that packet. Off, the kernel cuts the run
+# before lo, as it does before a network card without the offload: a capture on lo then
+# shows each datagram as a collector receives it.
+nsh_capture_lo_datagrams() { # NS
+    ip netns exec "$1" ethtool -K lo tx-udp-segmentation off
+}
+
 nsh_cleanup() {
     local rc=$? pid ns kv
     trap - EXIT INT TERM

@@ -190,6 +190,7 @@ int run_read(const CommandLine& cl) {
   UdpExporterOptions transport;
   transport.sndbuf = cl.config.sndbuf;
   transport.rate = cl.config.export_rate.value_or(kReplayExportRate);
+  transport.segmentation = cl.config.export_gso;
   transport.wait_when_full = true;  // a replay has time to wait; nothing may be lost
   UdpExporter exporter(cl.config.destinations, transport);
   RunSummary summary = run_offline(source, cl.config, exporter, read_interfaces());

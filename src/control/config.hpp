@@ -30,6 +30,8 @@ struct Config {
   // Datagrams per second per destination. Unset: unpaced live, 20000/s when replaying a
   // file (a replay runs far faster than real time and would overrun a local collector).
   std::optional<std::uint32_t> export_rate;
+  // Unpaced: hand runs of equal-size datagrams to the kernel in one system call (UDP_SEGMENT).
+  bool export_gso = true;
   // NetFlow v9 / IPFIX
   std::uint32_t payload_size = 1400;                 // bytes after the message header (upstream's fixed 1400)
   bool macaddress = false;                           // export (and key on) MAC addresses

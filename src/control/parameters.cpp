@@ -108,6 +108,8 @@ void set_export_rate(Config& c, std::string_view v) {
   c.export_rate = parse_integer<std::uint32_t>("export_rate", v, 0, 100'000'000);
 }
 
+void set_export_gso(Config& c, std::string_view v) { c.export_gso = parse_bool("export_gso", v); }
+
 std::string num(std::uint64_t v) { return std::to_string(v); }
 
 // name, default, help, apply, get, runtime
@@ -138,6 +140,10 @@ constexpr ParameterSpec kParameters[] = {
      [](const Config& c) { return std::to_string(c.sndbuf); }, true},
     {"export_rate", "auto", "datagrams per second per destination (0: unpaced; auto: unpaced live, 20000 for --read)",
      set_export_rate, [](const Config& c) { return c.export_rate ? num(*c.export_rate) : std::string("auto"); }, true},
+    {"export_gso", "1",
+     "unpaced export: 1 hands each run of datagrams to the kernel in one system call (UDP segmentation offload; "
+     "each leaves as its own datagram), 0 sends one per system call",
+     set_export_gso, [](const Config& c) { return num(c.export_gso); }, true},
     {"payload_size", "1400", "v9/IPFIX: most bytes of a message after its header", set_payload_size,
      [](const Config& c) { return num(c.payload_size); }, true},
     {"macaddress", "0", "v9/IPFIX: 1 exports source/destination MAC and EtherType (MACs become flow keys)",

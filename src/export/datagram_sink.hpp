@@ -51,6 +51,9 @@ class DatagramSink {
  public:
   virtual ~DatagramSink() = default;
   virtual void send(std::span<const std::uint8_t> datagram, const DatagramContents& contents) = 0;
+  // Sends datagrams a sink may hold back to send several at once. Called at the end of each
+  // burst of records and before totals() are read.
+  virtual void flush() {}
   virtual ExportTotals totals() const { return {}; }
   // Picks up asynchronous delivery errors (ICMP from the destinations). Called periodically.
   virtual void poll_errors() {}

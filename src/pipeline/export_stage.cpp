@@ -115,6 +115,7 @@ void ExportStage::tick(TimeUs now, const MeteringTotals& m) {
     s.selector_packets_observed = sampling_.packets_observed;
     s.selector_packets_selected = sampling_.packets_selected;
   }
+  sink_.flush();
   sink_.poll_errors();
   const ExportTotals t = sink_.totals();
   s.exported_messages = t.delivered;
@@ -128,6 +129,7 @@ void ExportStage::tick(TimeUs now, const MeteringTotals& m) {
   encoder_->tick(now, context_);
   const TimeUs pending = encoder_->pending_since();
   if (pending >= 0 && now - pending >= kMaxPendingDelay) encoder_->flush(now);
+  sink_.flush();
 }
 
 }  // namespace netflowd

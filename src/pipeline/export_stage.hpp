@@ -38,7 +38,10 @@ class ExportStage {
   // Options records, template refresh by timer, and sending a datagram that waited too long.
   void tick(TimeUs now, const MeteringTotals& metering);
   // Sends whatever is pending.
-  void finish(TimeUs now) { encoder_->flush(now); }
+  void finish(TimeUs now) {
+    encoder_->flush(now);
+    sink_.flush();
+  }
   void set_interfaces(std::vector<InterfaceInfo> interfaces);
   // snmp-rules: exported interface numbers derived from interface names (nullptr: none).
   void set_snmp_rules(std::shared_ptr<const SnmpRules> rules);

@@ -141,6 +141,7 @@ std::unique_ptr<UdpExporter> make_exporter(const Config& c) {
   UdpExporterOptions o;
   o.sndbuf = c.sndbuf;
   o.rate = c.export_rate.value_or(0);
+  o.segmentation = c.export_gso;
   return std::make_unique<UdpExporter>(c.destinations, o);
 }
 
@@ -153,7 +154,8 @@ std::vector<OwnExportFilter::Target> targets_of(const UdpExporter& e) {
 
 // Whether a change from `a` to `b` needs new sockets / a new encoder.
 bool transport_changed(const Config& a, const Config& b) {
-  return a.destinations != b.destinations || a.sndbuf != b.sndbuf || a.export_rate != b.export_rate;
+  return a.destinations != b.destinations || a.sndbuf != b.sndbuf || a.export_rate != b.export_rate ||
+         a.export_gso != b.export_gso;
 }
 bool encoder_changed(const Config& a, const Config& b) {
   return transport_changed(a, b) || a.sampler != b.sampler || a.protocol != b.protocol || a.engine_id != b.engine_id ||
@@ -585,6 +587,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
           ++n;
         }
       }
+      if (n != 0) exporter->flush();  // what the burst filled goes now, not at the next tick
       if (now >= next_tick) {
         next_tick = now + kScanInterval;
         follow_control(now);

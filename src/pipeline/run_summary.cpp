@@ -77,6 +77,9 @@ std::string format_summary_machine(const RunSummary& s) {
     add("drop_" + std::string(to_string(static_cast<ParseStatus>(i))), s.parse.by_status[i]);
   }
   add("handed_on", s.handed_on);
+  std::uint64_t gso_sends = 0;
+  for (const auto& d : s.destinations) gso_sends += d.second.batched_sends;
+  add("gso_sends", gso_sends);
   return out;
 }
 

@@ -2,17 +2,19 @@
 
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <linux/errqueue.h>
-#include <netinet/in.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 
 namespace netflowd {
 namespace {
@@ -46,6 +48,16 @@ UdpExporter::UdpExporter(std::vector<Destination> destinations, UdpExporterOptio
     sockets_.push_back(Socket{std::move(d), UniqueFd{}, SocketStats{}, {}});
     open(sockets_.back());
   }
+  // Runs of datagrams only unpaced (pacing spaces every datagram), and small enough that the
+  // send buffer takes one whole.
+  const bool kernel =
+      std::any_of(sockets_.begin(), sockets_.end(), [](const Socket& s) { return s.stats.segmentation; });
+  if (options_.segmentation && options_.rate == 0 && kernel) {
+    run_limit_ = kMaxRunBytes;
+    for (const Socket& s : sockets_) run_limit_ = std::min(run_limit_, static_cast<std::size_t>(s.stats.sndbuf) / 2);
+    run_.reserve(run_limit_);
+  }
+  for (Socket& s : sockets_) s.stats.segmentation = s.stats.segmentation && run_limit_ != 0;
 }
 
 void UdpExporter::open(Socket& s) {
@@ -79,6 +91,11 @@ void UdpExporter::open(Socket& s) {
                        std::strerror(errno));
     }
   }
+  // Whether this kernel has UDP segmentation offload (Linux 4.18 and later). An older one
+  // would not refuse the control message but send the run as one oversized datagram.
+  int segment = 0;
+  socklen_t segment_len = sizeof segment;
+  s.stats.segmentation = ::getsockopt(fd.get(), SOL_UDP, UDP_SEGMENT, &segment, &segment_len) == 0;
   // ICMP errors go to the error queue, where drain_errors() counts each one.
   const int on = 1;
   if (family == AF_INET6) {
@@ -142,12 +159,19 @@ void UdpExporter::drain_errors(Socket& s) {
     // The error quotes the start of the datagram it is about: find it by its sequence number.
     std::uint64_t key = 0;
     if (!sequence_key(data, static_cast<std::size_t>(n), key)) continue;
-    for (auto it = s.sent.rbegin(); it != s.sent.rend(); ++it) {
-      if (it->first != key) continue;
-      const std::uint64_t id = it->second;
-      s.sent.erase(std::next(it).base());
-      failed(id);
-      break;
+    const auto it = std::find_if(s.sent.rbegin(), s.sent.rend(), [key](const auto& d) { return d.key == key; });
+    if (it == s.sent.rend()) continue;
+    // A run sent in one system call meets a closed port as one packet where it is not cut up
+    // before it reaches the collector's host (loopback, veth): one error then stands for every
+    // datagram of the run. Where each datagram draws its own error, the others no longer match.
+    const std::uint64_t run = it->run;
+    for (auto d = s.sent.begin(); d != s.sent.end();) {
+      if (d->run != run) {
+        ++d;
+        continue;
+      }
+      failed(d->id);
+      d = s.sent.erase(d);
     }
   }
 }
@@ -175,8 +199,23 @@ void UdpExporter::failed(std::uint64_t id) {
   totals_.lost_bytes += t.contents.bytes;
 }
 
-bool UdpExporter::send_one(Socket& s, std::span<const std::uint8_t> datagram) {
-  if (!s.stats.connected && !try_connect(s)) return false;
+UdpExporter::Sent UdpExporter::send_on(Socket& s, std::span<const std::uint8_t> bytes, std::uint16_t segment,
+                                       std::size_t count) {
+  if (!s.stats.connected && !try_connect(s)) return Sent::no;
+  iovec iov{const_cast<std::uint8_t*>(bytes.data()), bytes.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (segment != 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof segment);
+    std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+  }
   // The error queue is read only when the kernel says it has something: an ICMP error on a
   // connected socket is queued (IP_RECVERR) and also makes the next send() fail once with
   // ECONNREFUSED and so on. Then the queue is drained (the datagram the error quotes is
@@ -184,11 +223,12 @@ bool UdpExporter::send_one(Socket& s, std::span<const std::uint8_t> datagram) {
   // that come after the last datagram are read by poll_errors() on the export tick.
   bool drained = false;
   for (int attempt = 0;; ++attempt) {
-    const ssize_t n = ::send(s.fd.get(), datagram.data(), datagram.size(), MSG_NOSIGNAL);
-    if (n == static_cast<ssize_t>(datagram.size())) {
-      ++s.stats.sent_datagrams;
-      s.stats.sent_bytes += datagram.size();
-      return true;
+    const ssize_t n = ::sendmsg(s.fd.get(), &msg, MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(bytes.size())) {
+      s.stats.sent_datagrams += count;
+      s.stats.sent_bytes += bytes.size();
+      if (segment != 0) ++s.stats.batched_sends;
+      return Sent::yes;
     }
     const int err = n < 0 ? errno : EMSGSIZE;
     if (err == EINTR) continue;
@@ -198,30 +238,44 @@ bool UdpExporter::send_one(Socket& s, std::span<const std::uint8_t> datagram) {
         drained = true;
         continue;
       }
-      // A second error at once (another ICMP error arrived meanwhile): this datagram is not
-      // sent; the error is read at the next one.
-      ++s.stats.err_refused;
-      return false;
+      // A second error at once (another ICMP error arrived meanwhile): these datagrams are
+      // not sent; the error is read at the next one.
+      s.stats.err_refused += count;
+      return Sent::no;
     }
     if ((err == EAGAIN || err == ENOBUFS) && options_.wait_when_full && attempt < kFullRetries) {
       pollfd p{s.fd.get(), POLLOUT, 0};
       ::poll(&p, 1, kFullWaitMs);
       continue;
     }
+    // The kernel refuses to cut this run into datagrams: no UDP checksum offload on the
+    // route's device, IPsec, datagrams larger than the path MTU. Nothing was sent.
+    if (segment != 0 && (err == EIO || err == EINVAL || err == EOPNOTSUPP || err == EMSGSIZE)) {
+      s.stats.segmentation = false;
+      log_message(LOG_WARNING,
+                  "destination %s: the kernel refuses UDP segmentation (%s); one datagram per system "
+                  "call from now on",
+                  s.destination.to_string().c_str(), std::strerror(err));
+      return Sent::refused_segmentation;
+    }
     if (err == EAGAIN || err == ENOBUFS) {
-      ++s.stats.err_sndbuf;
+      s.stats.err_sndbuf += count;
     } else if (err == EINVAL || err == ENOTCONN || err == EDESTADDRREQ) {
-      ++s.stats.err_other;
+      s.stats.err_other += count;
       s.stats.connected = false;  // reconnect on the next datagram
     } else {
-      ++s.stats.err_other;
+      s.stats.err_other += count;
     }
-    return false;
+    return Sent::no;
   }
 }
 
 void UdpExporter::send(std::span<const std::uint8_t> datagram, const DatagramContents& contents) {
   pace();
+  if (run_count_ != 0 &&
+      (datagram.size() > run_segment_ || run_count_ == kMaxRun || run_.size() + datagram.size() > run_limit_)) {
+    flush();
+  }
   ++totals_.datagrams;
   const std::uint64_t id = first_tracked_ + tracked_.size();
   tracked_.push_back(Tracked{contents, datagram.size(), 0, false, false});
@@ -229,24 +283,74 @@ void UdpExporter::send(std::span<const std::uint8_t> datagram, const DatagramCon
     tracked_.pop_front();
     ++first_tracked_;
   }
-  std::uint64_t key = 0;
-  const bool keyed = sequence_key(datagram.data(), datagram.size(), key);
-  std::size_t failures = 0;
+  if (run_count_ == 0) {
+    run_first_id_ = id;
+    run_segment_ = datagram.size();
+  }
+  auto& [keyed, key] = run_keys_[run_count_++];
+  keyed = sequence_key(datagram.data(), datagram.size(), key);
+  if (run_limit_ == 0) {  // sent as it comes
+    send_run(datagram);
+    run_count_ = 0;
+    return;
+  }
+  run_.insert(run_.end(), datagram.begin(), datagram.end());
+  // A shorter datagram can only end a run; a full run goes at once.
+  if (datagram.size() < run_segment_ || run_count_ == kMaxRun || run_.size() + run_segment_ > run_limit_) flush();
+}
+
+void UdpExporter::flush() {
+  if (run_count_ == 0) return;
+  send_run(run_);
+  run_.clear();
+  run_count_ = 0;
+}
+
+void UdpExporter::send_run(std::span<const std::uint8_t> run) {
+  std::array<std::uint32_t, kMaxRun> failures{};
   for (Socket& s : sockets_) {
-    if (!send_one(s, datagram)) {
-      ++failures;
-    } else if (keyed) {
-      s.sent.emplace_back(key, id);
-      if (s.sent.size() > kTracked) s.sent.pop_front();
+    // Several datagrams in one system call where the socket can; one by one otherwise.
+    std::uint64_t failed_mask = 0;  // bit i: datagram i did not go
+    Sent batch = Sent::refused_segmentation;
+    if (run_count_ > 1 && s.stats.segmentation) {
+      batch = send_on(s, run, static_cast<std::uint16_t>(run_segment_), run_count_);
+      if (batch == Sent::no) failed_mask = ~std::uint64_t{0};
+    }
+    if (batch == Sent::refused_segmentation) {
+      for (std::size_t i = 0; i < run_count_; ++i) {
+        const std::size_t offset = i * run_segment_;
+        if (send_on(s, run.subspan(offset, std::min(run_segment_, run.size() - offset)), 0, 1) != Sent::yes) {
+          failed_mask |= std::uint64_t{1} << i;
+        }
+      }
+    }
+    for (std::size_t i = 0; i < run_count_; ++i) {
+      const std::uint64_t id = run_first_id_ + i;
+      if ((failed_mask >> i) & 1) {
+        ++failures[i];
+      } else if (run_keys_[i].first) {
+        s.sent.push_back({run_keys_[i].second, id, batch == Sent::yes ? run_first_id_ : id});
+        if (s.sent.size() > kTracked) s.sent.pop_front();
+      }
     }
   }
-  if (failures < sockets_.size()) {
-    tracked_.back().delivered_counted = true;
-    ++totals_.delivered;
-    totals_.delivered_bytes += datagram.size();
-    totals_.flow_records += contents.flow_records;
+  for (std::size_t i = 0; i < run_count_; ++i) {
+    const std::size_t offset = i * run_segment_;
+    account(run_first_id_ + i, std::min(run_segment_, run.size() - offset), failures[i]);
   }
-  for (std::size_t i = 0; i < failures; ++i) failed(id);
+}
+
+// Counts datagram `id` delivered (some destination took it) or lost (`failures` is all of them).
+void UdpExporter::account(std::uint64_t id, std::size_t bytes, std::uint32_t failures) {
+  if (id < first_tracked_ || id - first_tracked_ >= tracked_.size()) return;
+  Tracked& t = tracked_[id - first_tracked_];
+  if (failures < sockets_.size()) {
+    t.delivered_counted = true;
+    ++totals_.delivered;
+    totals_.delivered_bytes += bytes;
+    totals_.flow_records += t.contents.flow_records;
+  }
+  for (std::uint32_t i = 0; i < failures; ++i) failed(id);
 }
 
 std::uint16_t UdpExporter::local_port(std::size_t i) const {

@@ -59,7 +59,7 @@ in_client() { ip netns exec "$NS_CLIENT" "$@"; }
 in_router() { ip netns exec "$NS_ROUTER" "$@"; }
 
 ctl_require() {
-    nsh_require_root_and_tools ip iptables ping ss tshark nfcapd nfdump python3 "$@"
+    nsh_require_root_and_tools ip iptables ping ss tshark nfcapd nfdump python3 ethtool "$@"
     [[ -x $NETFLOWD && -x $NETFLOWCTL ]] || ctl_fail "netflowd/netflowctl not executable: $NETFLOWD $NETFLOWCTL"
 }
 
@@ -89,6 +89,7 @@ ctl_setup() {
     local ns mac_c0 mac_r0
     for ns in "$NS_CLIENT" "$NS_ROUTER"; do
         nsh_add_namespace "$ns"
+        nsh_capture_lo_datagrams "$ns"
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
     done
     ip -n "$NS_ROUTER" link add r0 type veth peer name c0 netns "$NS_CLIENT"

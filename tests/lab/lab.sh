@@ -49,7 +49,7 @@ in_client() { ip netns exec "$NS_CLIENT" "$@"; }
 in_router() { ip netns exec "$NS_ROUTER" "$@"; }
 in_server() { ip netns exec "$NS_SERVER" "$@"; }
 
-lab_require() { nsh_require_root_and_tools ip ping ss tshark nfcapd nfdump python3 "$@"; }
+lab_require() { nsh_require_root_and_tools ip ping ss tshark nfcapd nfdump python3 ethtool "$@"; }
 lab_init() { nsh_init lab; }
 
 # lab_bg ROLE COMMAND...: a tracked background command in namespace ROLE (client, router,
@@ -74,6 +74,7 @@ lab_setup() {
     local ns
     for ns in "$NS_CLIENT" "$NS_ROUTER" "$NS_SERVER"; do
         nsh_add_namespace "$ns"
+        nsh_capture_lo_datagrams "$ns"
         # Before the veths exist, so they inherit it: no duplicate address
         # detection (addresses usable at once), no router solicitations.
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 \
@@ -158,6 +159,7 @@ lab_setup_bridge() {
     S4=10.77.1.3 S6=fd00:77:1::3 R4S=$R4C R6S=$R6C
     for ns in "$NS_CLIENT" "$NS_ROUTER" "$NS_SERVER"; do
         nsh_add_namespace "$ns"
+        nsh_capture_lo_datagrams "$ns"
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 \
             net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.accept_ra=0
     done

@@ -8,7 +8,8 @@
 # exported twice, no flow split or lost between workers) with exactly the packets and
 # bytes sent, in nfdump and in tshark's decode; all records sum to netflowd's totals.
 # The NFLOG worker must have handed packets on to the others; the AF_PACKET rings, steered
-# by the kernel (fanout program), must have handed none on.
+# by the kernel (fanout program), must have handed none on. Both exports must have sent runs
+# of datagrams in one system call (export_gso), which tshark sees cut into datagrams on lo.
 # usage: workers.sh NETFLOWD
 set -euo pipefail
 [[ $# == 1 ]] || { echo "usage: $0 NETFLOWD" >&2; exit 2; }
@@ -48,4 +49,10 @@ nflog_handed=$(handed_on nflog) af_handed=$(handed_on afpacket)
 lab_log "handed on between workers: nflog ${nflog_handed:-?}, afpacket ${af_handed:-?}"
 [[ ${nflog_handed:-0} -gt 0 ]] || { lab_log "FAIL: the NFLOG source's worker handed no flow on"; rc=1; }
 [[ $af_handed == 0 ]] || { lab_log "FAIL: AF_PACKET rings not steered: ${af_handed:-?} packets handed on"; rc=1; }
+# The end-of-run export of 2500 flows goes out in runs of datagrams (export_gso, on by default):
+# what tshark and nfdump checked above is what the kernel made of those runs.
+gso_sends() { sed -n 's/^netflowd: summary .* gso_sends=\([0-9]*\).*/\1/p' "$NSH_WORK/$1.err"; }
+nflog_gso=$(gso_sends nflog) af_gso=$(gso_sends afpacket)
+lab_log "system calls that sent runs of datagrams: nflog ${nflog_gso:-?}, afpacket ${af_gso:-?}"
+[[ ${nflog_gso:-0} -gt 0 && ${af_gso:-0} -gt 0 ]] || { lab_log "FAIL: no run of export datagrams was sent"; rc=1; }
 exit "$rc"
