@@ -87,6 +87,8 @@ std::uint16_t TemplateEncoder::next_template_id() {
 
 void TemplateEncoder::reset_templates() {
   data_templates_.clear();
+  last_shape_ = kNoShape;
+  last_template_ = nullptr;
   for (auto& o : options_) o.wire.id = 0, o.sent = false;
   first_tick_ = true;
 }
@@ -126,13 +128,18 @@ ByteWriter TemplateEncoder::append(TemplateState& t, TimeUs now, bool flow_recor
 
 void TemplateEncoder::add(const FlowRecord& r, TimeUs now) {
   const std::uint32_t shape = shape_of(r, config_.features);
-  auto [it, created] = data_templates_.try_emplace(shape);
-  TemplateState& t = it->second;
-  if (created) {
-    t.wire.fields = template_fields(shape, dialect_, config_.features);
-    t.wire.record_length = record_length(t.wire.fields);
-    t.wire.id = next_template_id();
+  if (shape != last_shape_) {
+    auto [it, created] = data_templates_.try_emplace(shape);
+    TemplateState& t = it->second;
+    if (created) {
+      t.wire.fields = template_fields(shape, dialect_, config_.features);
+      t.wire.record_length = record_length(t.wire.fields);
+      t.wire.id = next_template_id();
+    }
+    last_shape_ = shape;
+    last_template_ = &t;  // the map's elements stay where they are as it grows
   }
+  TemplateState& t = *last_template_;
   ByteWriter w = append(t, now, true, DatagramContents{1, r.packets, r.bytes});
   write_data_record(w, t.wire.fields, r, clock_);
   ++stats_.records;

@@ -63,6 +63,11 @@ class TemplateEncoder final : public FlowEncoder {
   MessageWriter writer_;
   RecordClock clock_;
   std::unordered_map<std::uint32_t, TemplateState> data_templates_;  // by shape
+  // The last record's shape and template: consecutive records mostly share one, and finding it
+  // in the map (a division by the bucket count) cost more than writing the record.
+  static constexpr std::uint32_t kNoShape = ~std::uint32_t{0};
+  std::uint32_t last_shape_ = kNoShape;
+  TemplateState* last_template_ = nullptr;
   std::array<TemplateState, kOptionsKinds> options_{};
   std::uint16_t last_template_id_;
   TimeUs pending_since_ = -1;
