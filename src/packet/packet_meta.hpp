@@ -28,6 +28,21 @@ struct PacketMeta {
   bool has_mac = false;
   std::array<std::uint8_t, 6> src_mac{};
   std::array<std::uint8_t, 6> dst_mac{};
+
+  // The defaults again, with timestamp `t`, member by member: `m = PacketMeta{}` compiles (GCC
+  // 12, x86-64) to a `rep stosb` over the 41 bytes of members, whose start-up cost showed in
+  // every frame read. Every member must be here (unit test PacketMeta.ResetRestoresEveryDefault).
+  void reset(TimeUs t) noexcept {
+    timestamp = t;
+    in_ifindex = out_ifindex = phys_in_ifindex = phys_out_ifindex = kNoInterface;
+    direction = FlowDirection::ingress;
+    has_stripped_vlan = false;
+    stripped_vlan_tci = 0;
+    has_mac = false;
+    src_mac = {};
+    dst_mac = {};
+  }
+  bool operator==(const PacketMeta&) const = default;
 };
 
 }  // namespace netflowd

@@ -74,8 +74,7 @@ class AfPacketSource final : public CaptureSource {
     frame.bytes = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(h) + h->tp_mac, h->tp_snaplen);
     frame.wire_length = h->tp_len;
     PacketMeta& m = frame.meta;
-    m = PacketMeta{};
-    m.timestamp = static_cast<TimeUs>(h->tp_sec) * kUsPerSecond + h->tp_nsec / 1000;
+    m.reset(static_cast<TimeUs>(h->tp_sec) * kUsPerSecond + h->tp_nsec / 1000);
     if (sll->sll_pkttype == PACKET_OUTGOING) {
       m.direction = FlowDirection::egress;
       m.out_ifindex = static_cast<std::uint32_t>(sll->sll_ifindex);

@@ -195,7 +195,7 @@ bool NflogSource::decode(const void* msg, CapturedFrame& frame) {
     next_seq_ = seq + 1;
   }
   PacketMeta& m = frame.meta;
-  m = PacketMeta{};
+  m.reset(0);
   if (attrs[NFULA_TIMESTAMP] != nullptr && attr_len(attrs[NFULA_TIMESTAMP]) >= sizeof(nfulnl_msg_packet_timestamp)) {
     nfulnl_msg_packet_timestamp ts{};
     std::memcpy(&ts, attr_data(attrs[NFULA_TIMESTAMP]), sizeof ts);

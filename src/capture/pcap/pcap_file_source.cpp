@@ -211,8 +211,7 @@ NextResult PcapFileSource::next_libpcap(CapturedFrame& frame) {
   }
   frame.bytes = std::span<const std::uint8_t>(data, header->caplen);
   frame.wire_length = header->len;
-  frame.meta = PacketMeta{};
-  frame.meta.timestamp = static_cast<TimeUs>(header->ts.tv_sec) * kUsPerSecond + header->ts.tv_usec;
+  frame.meta.reset(static_cast<TimeUs>(header->ts.tv_sec) * kUsPerSecond + header->ts.tv_usec);
   ++stats_.frames;
   return NextResult::frame;
 }

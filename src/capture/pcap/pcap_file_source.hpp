@@ -74,8 +74,7 @@ class PcapFileSource final : public CaptureSource {
     const std::uint32_t fraction = load32(h + 4, swapped_);
     frame.bytes = std::span<const std::uint8_t>(h + pcap_detail::kRecordHeader, caplen);
     frame.wire_length = load32(h + 12, swapped_);
-    frame.meta = PacketMeta{};
-    frame.meta.timestamp = static_cast<TimeUs>(seconds) * kUsPerSecond + (nanoseconds_ ? fraction / 1000 : fraction);
+    frame.meta.reset(static_cast<TimeUs>(seconds) * kUsPerSecond + (nanoseconds_ ? fraction / 1000 : fraction));
     pos_ += pcap_detail::kRecordHeader + caplen;
     ++stats_.frames;
   }
