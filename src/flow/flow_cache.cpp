@@ -334,10 +334,9 @@ void FlowCache::start_flow(std::uint32_t id, const MeterInput& in, bool same_key
   ++stats_.flows_created;
 }
 
-FlowRecord FlowCache::record_of(std::uint32_t id) const {
+void FlowCache::record_of(std::uint32_t id, FlowRecord& r) const {
   const Entry& e = entry(id);
-  FlowRecord r;
-  r.key = unpack_flow_key(key_at(id));
+  unpack_flow_key(key_at(id), r.key);
   r.packets = e.packets;
   r.bytes = e.bytes;
   r.first = e.first;
@@ -362,12 +361,12 @@ FlowRecord FlowCache::record_of(std::uint32_t id) const {
   r.src_prefix = e.src_prefix;
   r.dst_prefix = e.dst_prefix;
   r.direction = e.direction;
-  return r;
 }
 
 void FlowCache::end_flow(std::uint32_t id, FlowEndReason reason, std::vector<FlowRecord>& ended) const {
-  ended.push_back(record_of(id));
-  ended.back().end_reason = reason;
+  FlowRecord& r = ended.emplace_back();
+  record_of(id, r);
+  r.end_reason = reason;
 }
 
 void FlowCache::remove_flow(std::uint32_t id, std::uint64_t hash, FlowEndReason reason,

@@ -238,7 +238,13 @@ class FlowCache {
   // A new flow in entry `id`; with `same_key`, the entry already holds the packet's key (a
   // flow that ended on the packet path is followed by the next one of the same key).
   void start_flow(std::uint32_t id, const MeterInput& in, bool same_key);
-  FlowRecord record_of(std::uint32_t id) const;
+  FlowRecord record_of(std::uint32_t id) const {
+    FlowRecord r;
+    record_of(id, r);
+    return r;
+  }
+  // Fills `r` (default-constructed) in place: end_flow() writes straight into the ended vector.
+  void record_of(std::uint32_t id, FlowRecord& r) const;
 
   FlowCacheConfig config_;
   FlowCacheStats stats_;

@@ -1,5 +1,7 @@
 #include "flow/flow_key.hpp"
 
+#include <bit>
+#include <cstddef>
 #include <cstring>
 
 namespace netflowd {
@@ -56,22 +58,44 @@ PackedFlowKey pack_flow_key(const FlowKey& f) {
   return k;
 }
 
-FlowKey unpack_flow_key(const PackedFlowKey& k) {
-  FlowKey f;
+void unpack_flow_key(const PackedFlowKey& k, FlowKey& f) {
   std::memcpy(f.src.data(), &k.core[0], 16);
   std::memcpy(f.dst.data(), &k.core[2], 16);
-  f.src_port = static_cast<std::uint16_t>(k.core[4]);
-  f.dst_port = static_cast<std::uint16_t>(k.core[4] >> 16);
-  f.in_ifindex = static_cast<std::uint32_t>(k.core[4] >> 32);
-  f.vlan = {static_cast<std::uint16_t>(k.core[5]), static_cast<std::uint16_t>(k.core[5] >> 16)};
-  f.protocol = flow_key_detail::protocol_of(k.core[5]);
-  f.tos = static_cast<std::uint8_t>(k.core[5] >> 40);
-  f.family = flow_key_detail::family_of(k.core[5]);
+  if constexpr (std::endian::native == std::endian::little) {
+    // Bytes 32..47 of a FlowKey are port_word() and tag_word() as they lie in memory: two
+    // 8-byte moves instead of eight narrow stores (which a following wide read of the key
+    // could not take from the store buffer, and stalled on).
+    static_assert(offsetof(FlowKey, src_port) == 32 && offsetof(FlowKey, dst_port) == 34 &&
+                  offsetof(FlowKey, in_ifindex) == 36 && offsetof(FlowKey, vlan) == 40 &&
+                  offsetof(FlowKey, protocol) == 44 && offsetof(FlowKey, tos) == 45 &&
+                  offsetof(FlowKey, family) == 46 && offsetof(FlowKey, reserved) == 47);
+    std::memcpy(reinterpret_cast<unsigned char*>(&f) + offsetof(FlowKey, src_port), &k.core[4], 16);
+  } else {
+    f.src_port = static_cast<std::uint16_t>(k.core[4]);
+    f.dst_port = static_cast<std::uint16_t>(k.core[4] >> 16);
+    f.in_ifindex = static_cast<std::uint32_t>(k.core[4] >> 32);
+    f.vlan = {static_cast<std::uint16_t>(k.core[5]), static_cast<std::uint16_t>(k.core[5] >> 16)};
+    f.protocol = flow_key_detail::protocol_of(k.core[5]);
+    f.tos = static_cast<std::uint8_t>(k.core[5] >> 40);
+    f.family = flow_key_detail::family_of(k.core[5]);
+    f.reserved = 0;
+  }
+  if (!k.has_ext()) {
+    f.mpls = {};
+    f.src_mac = {};
+    f.dst_mac = {};
+    return;
+  }
   ExtBytes e;
   std::memcpy(&e, k.ext.data(), sizeof e);
   f.src_mac = e.src_mac;
   f.dst_mac = e.dst_mac;
   f.mpls = e.mpls;
+}
+
+FlowKey unpack_flow_key(const PackedFlowKey& k) {
+  FlowKey f;
+  unpack_flow_key(k, f);
   return f;
 }
 

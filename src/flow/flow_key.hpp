@@ -133,6 +133,7 @@ inline std::uint32_t fold_for_shard(const PackedFlowKey& k) {
 }
 
 FlowKey unpack_flow_key(const PackedFlowKey& key);
+void unpack_flow_key(const PackedFlowKey& key, FlowKey& out);  // every field of `out`
 
 namespace flow_key_detail {
 inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
