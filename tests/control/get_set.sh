@@ -91,7 +91,7 @@ expect_refused() {
 }
 for a in protocol=7 protocol=v9 active_timeout=0 active_timeout=abc active_timeout=10s inactive_timeout=-1 \
     hashsize=100 payload_size=100 mpls_depth=4 macaddress=2 vlan=yes direction=-1 refresh_rate=0 \
-    engine_id=-1 sndbuf=-5 export_rate=fast debug=11 flush=3 destination=300.1.1.1:2055 \
+    engine_id=-1 sndbuf=-5 export_rate=fast export_gso=2 debug=11 flush=3 destination=300.1.1.1:2055 \
     destination=127.0.0.1:99999 destination=; do
     expect_refused "$a" "${a%%=*}"
 done
@@ -124,7 +124,7 @@ ctl_log "refusals checked"
 
 # ------------------------------------------------------------- run-time sets
 declare -A VALUE=([active_timeout]=1234 [inactive_timeout]=77 [maxflows]=5000 [hashsize]=4096 [engine_id]=3
-    [debug]=1 [refresh_rate]=5 [timeout_rate]=10 [sndbuf]=1048576 [export_rate]=1000 [payload_size]=1000
+    [debug]=1 [refresh_rate]=5 [timeout_rate]=10 [sndbuf]=1048576 [export_rate]=1000 [export_gso]=0 [payload_size]=1000
     [macaddress]=1 [vlan]=1 [direction]=1 [mpls_depth]=2 [flush]=0 [protocol]=9
     [destination]="127.0.0.1:$PORT_B")
 START_ONLY=" workers exportcpu promisc "
