@@ -652,12 +652,14 @@ class Bench:
         L = []
         scale = caps["scale"]
         k0 = scale[0]["flows"]
+        sweep = min(max(min(ACTIVE, INACTIVE) / 4, 1), 10)  # FlowCache::expire's sweep period, s
         L += ["### Scaling with concurrent flows (netflowd)", "",
               f"`synth flows`: K flows opened by the first K packets, then {self.cfg['hits']:,} packets on uniformly "
               f"random ones of them (IPv4 UDP, 60-byte frames, {SCALE_PPS / 1e6:g}M packets per second of capture time, "
               f"so the capture spans a few seconds and with inactive timeout {INACTIVE} s netflowd holds exactly K flows "
-              "until the end of the capture flushes them; its expiry sweep visits every flow once per second of "
-              f"capture time, here K/{SCALE_PPS / 1e6:g}M visits per packet); netflowd "
+              "until the end of the capture flushes them; its expiry sweep visits every flow once per "
+              f"{sweep:g} s of capture time (a quarter of the shorter timeout, 1-10 s), here "
+              f"K/{SCALE_PPS * sweep / 1e6:g}M visits per packet); netflowd "
               "with `maxflows=0`. *All packets*: the whole capture / CPU time. *Opening K flows*: a run on the K "
               "opening packets alone. *Lookups*: the remaining packets / (CPU time of the whole capture − CPU "
               "time of the opening packets alone), i.e. packets of existing flows only. The hash ceiling is "
