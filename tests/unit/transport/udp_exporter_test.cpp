@@ -15,23 +15,32 @@
 namespace netflowd {
 namespace {
 
-// A UDP socket bound to an ephemeral loopback port.
+// A UDP socket bound to an ephemeral port on 127.0.0.1 (or ::1).
 struct Receiver {
-  UniqueFd fd{::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+  UniqueFd fd;
   std::uint16_t port = 0;
-  Receiver() {
+  explicit Receiver(bool v6 = false) : fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
     // Room for a round of check_runs() as root (SO_RCVBUFFORCE); the capped size otherwise.
     const int bytes = 4 << 20;
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0) {
       ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
     }
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-    socklen_t len = sizeof sa;
-    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len);
-    port = ntohs(sa.sin_port);
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (v6) {
+      auto& sa = reinterpret_cast<sockaddr_in6&>(ss);
+      sa.sin6_family = AF_INET6;
+      sa.sin6_addr = in6addr_loopback;
+      len = sizeof sa;
+    } else {
+      auto& sa = reinterpret_cast<sockaddr_in&>(ss);
+      sa.sin_family = AF_INET;
+      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      len = sizeof sa;
+    }
+    EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len), 0);
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+    port = ntohs(v6 ? reinterpret_cast<sockaddr_in6&>(ss).sin6_port : reinterpret_cast<sockaddr_in&>(ss).sin_port);
   }
   std::vector<std::uint8_t> receive(int timeout_ms = 2000) {
     pollfd p{fd.get(), POLLIN, 0};
@@ -152,6 +161,14 @@ TEST(UdpExporter, RunsOfDatagramsGoInFewSystemCallsAndArriveUnchanged) {
   const SocketStats& s = exporter.socket_stats(0);
   EXPECT_GT(s.batched_sends, 0u);
   EXPECT_LT(s.batched_sends, s.sent_datagrams / 4) << "runs of 25 and more datagrams went in a few system calls";
+}
+
+TEST(UdpExporter, RunsToAnIpv6CollectorArriveUnchanged) {
+  Receiver r(true);
+  UdpExporter exporter({parse_destinations("[::1]:" + std::to_string(r.port)).front()}, UdpExporterOptions{});
+  ASSERT_TRUE(exporter.socket_stats(0).segmentation);
+  check_runs(exporter, r);
+  EXPECT_GT(exporter.socket_stats(0).batched_sends, 0u);
 }
 
 TEST(UdpExporter, EachDatagramOfARunToADeadCollectorIsCountedLost) {
