@@ -262,13 +262,13 @@ std::string format_stat_json(const LiveSnapshot& s) {
   out += "\"destinations\":[";
   for (std::size_t i = 0; i < s.exporter.destinations.size(); ++i) {
     const auto& d = s.exporter.destinations[i];
-    out +=
-        fmt("%s{\"destination\":%s,\"connected\":%s,\"sent\":%llu,\"err_sndbuf\":%llu,\"err_connect\":%llu,"
-            "\"err_cberr\":%llu,\"err_other\":%llu,\"sndbuf\":%d}",
-            i ? "," : "", json_string(d.destination).c_str(), d.stats.connected ? "true" : "false",
-            static_cast<u64>(d.stats.sent_datagrams), static_cast<u64>(d.stats.err_sndbuf),
-            static_cast<u64>(d.stats.err_connect), static_cast<u64>(d.stats.err_cberr),
-            static_cast<u64>(d.stats.err_other), d.stats.sndbuf);
+    out += fmt(
+        "%s{\"destination\":%s,\"connected\":%s,\"sent\":%llu,\"err_sndbuf\":%llu,\"err_connect\":%llu,"
+        "\"err_cberr\":%llu,\"err_other\":%llu,\"sndbuf\":%d,\"gso\":%s,\"gso_sends\":%llu}",
+        i ? "," : "", json_string(d.destination).c_str(), d.stats.connected ? "true" : "false",
+        static_cast<u64>(d.stats.sent_datagrams), static_cast<u64>(d.stats.err_sndbuf),
+        static_cast<u64>(d.stats.err_connect), static_cast<u64>(d.stats.err_cberr), static_cast<u64>(d.stats.err_other),
+        d.stats.sndbuf, d.stats.segmentation ? "true" : "false", static_cast<u64>(d.stats.batched_sends));
   }
   out += "],\"sources\":[";
   for (std::size_t i = 0; i < s.captures.size(); ++i) {

@@ -205,6 +205,12 @@ def cmd_stat(a):
             eq("records (json) = delivered flows (text) + lost flows", x["records"], v[2] + v[6])
         eq("datagrams (json) = delivered + lost datagrams", x["datagrams"], x["delivered"] + x["lost_datagrams"])
     for i, d in enumerate(dests):
+        # Runs of datagrams: never more system calls than datagrams (gso may have been turned off
+        # after some runs, by a kernel that refused one).
+        if not isinstance(d["gso"], bool):
+            mismatch(f"sock{i}: gso {d['gso']!r} is not a boolean")
+        if d["gso_sends"] > d["sent"]:
+            mismatch(f"sock{i}: gso_sends {d['gso_sends']} > sent {d['sent']}")
         if d["connected"]:
             v = re.search(rf"^sock{i}: (\S+), sndbuf (\d+); sent (\d+); err: sndbuf reached (\d+), connect (\d+), "
                           rf"cberr (\d+), other (\d+)$", text, re.M)
