@@ -272,10 +272,9 @@ UdpExporter::Sent UdpExporter::send_on(Socket& s, std::span<const std::uint8_t> 
 
 void UdpExporter::send(std::span<const std::uint8_t> datagram, const DatagramContents& contents) {
   pace();
-  if (run_count_ != 0 &&
-      (datagram.size() > run_segment_ || run_count_ == kMaxRun || run_.size() + datagram.size() > run_limit_)) {
-    flush();
-  }
+  // A run that is full or ended by a shorter datagram has gone already (below): only a longer
+  // datagram ends the run it would join.
+  if (run_count_ != 0 && datagram.size() > run_segment_) flush();
   ++totals_.datagrams;
   const std::uint64_t id = first_tracked_ + tracked_.size();
   tracked_.push_back(Tracked{contents, datagram.size(), 0, false, false});
