@@ -21,7 +21,7 @@ struct Config {
   std::uint32_t active_timeout = 1800;  // seconds
   std::uint32_t inactive_timeout = 15;  // seconds; 0 = export everything at every scan
   std::uint64_t maxflows = 2'000'000;   // 0 = unlimited
-  std::uint32_t hashsize = 0;           // initial flow index slots; 0 = automatic
+  std::uint32_t hashsize = 0;           // initial index slots per worker; 0 = automatic (flow_cache_config.hpp)
   std::uint32_t engine_id = 0;
   int debug = 0;
   std::uint32_t refresh_rate = 20;  // v9/IPFIX template refresh, packets

@@ -182,7 +182,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
   std::atomic<std::int64_t> live_flows{0};  // all shards together, for maxflows
   for (unsigned w = 0; w < nworkers; ++w) {
     auto worker = std::make_unique<Worker>();
-    worker->cache = std::make_unique<FlowCache>(flow_cache_config(initial));
+    worker->cache = std::make_unique<FlowCache>(flow_cache_config(initial, nworkers));
     if (nworkers > 1) worker->cache->share_flow_count(&live_flows);
     worker->to_exporter = std::make_unique<SpscQueue<FlowRecord>>(options.queue_capacity);
     worker->inbound.resize(nworkers);
@@ -390,7 +390,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       if (control.config_version() != config_seen) {
         config_seen = control.config_version();
         config = control.config();
-        const FlowCacheConfig next = flow_cache_config(config);
+        const FlowCacheConfig next = flow_cache_config(config, nworkers);
         const FlowCacheConfig& now_cfg = w.cache->config();
         // Packets other workers keyed just before they saw the change may still arrive keyed
         // the old way; they are counted, in flows of their own.
