@@ -39,6 +39,20 @@ class ByteWriter {
     std::memset(buf_.data() + pos_, 0, n);
     pos_ += n;
   }
+  // The next `n` bytes, to be filled in by the caller (store_be), or nullptr when they do not
+  // fit (which latches failed(), as the put_ functions do).
+  std::uint8_t* claim(std::size_t n) {
+    if (!reserve(n)) return nullptr;
+    std::uint8_t* p = buf_.data() + pos_;
+    pos_ += n;
+    return p;
+  }
+  // `v` in network byte order at `p`.
+  template <typename T>
+  static void store_be(std::uint8_t* p, T v) {
+    if constexpr (std::endian::native == std::endian::little && sizeof v > 1) v = swap_bytes(v);
+    std::memcpy(p, &v, sizeof v);
+  }
   // Overwrites a 16-bit value at an earlier offset (for length fields known at the end).
   void patch_u16(std::size_t offset, std::uint16_t v) {
     if (offset + 2 > pos_) {

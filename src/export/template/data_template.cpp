@@ -1,5 +1,8 @@
 #include "export/template/data_template.hpp"
 
+#include <cstring>
+#include <iterator>
+
 #include "export/information_elements.hpp"
 
 namespace netflowd {
@@ -165,65 +168,189 @@ std::size_t record_length(const std::vector<TemplateField>& fields) {
   return n;
 }
 
-void write_data_record(ByteWriter& w, const std::vector<TemplateField>& fields, const FlowRecord& r,
-                       const RecordClock& clock) {
+namespace {
+
+// The runs of fields that compile_record() turns into one step, as template_fields() lists them.
+struct BlockField {
+  FieldKind kind;
+  std::uint16_t length;
+};
+using F = FieldKind;
+constexpr BlockField kAddressesV4[] = {{F::src_v4, 4}, {F::dst_v4, 4}, {F::next_hop_v4, 4}, {F::ip_version, 1}};
+constexpr BlockField kAddressesV6[] = {{F::src_v6, 16}, {F::dst_v6, 16}, {F::next_hop_v6, 16}, {F::ip_version, 1}};
+constexpr BlockField kPortsFlags[] = {{F::src_port, 2}, {F::dst_port, 2}, {F::tcp_flags, 1}};
+constexpr BlockField kBaseV9[] = {{F::in_if, 4},        {F::out_if, 4},      {F::packets, 8},  {F::bytes, 8},
+                                  {F::first_uptime, 4}, {F::last_uptime, 4}, {F::protocol, 1}, {F::tos, 1}};
+constexpr BlockField kBaseIpfix[] = {{F::in_if, 4},    {F::out_if, 4},   {F::packets, 8},
+                                     {F::bytes, 8},    {F::first_ms, 8}, {F::last_ms, 8},
+                                     {F::protocol, 1}, {F::tos, 1},      {F::end_reason, 1}};
+
+template <std::size_t N>
+constexpr std::size_t block_length(const BlockField (&block)[N]) {
+  std::size_t n = 0;
+  for (const BlockField& b : block) n += b.length;
+  return n;
+}
+
+template <std::size_t N>
+bool block_at(const std::vector<TemplateField>& fields, std::size_t at, const BlockField (&block)[N]) {
+  if (fields.size() - at < N) return false;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (fields[at + i].kind != block[i].kind || fields[at + i].length != block[i].length) return false;
+  }
+  return true;
+}
+
+std::uint32_t uptime_ms(TimeUs t, const RecordClock& clock) {
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(us_to_ms(t - clock.boot)));
+}
+
+void write_field(ByteWriter& w, const TemplateField& f, const FlowRecord& r, const RecordClock& clock) {
   const FlowKey& k = r.key;
-  auto uptime = [&clock](TimeUs t) {
-    return static_cast<std::uint32_t>(static_cast<std::uint64_t>(us_to_ms(t - clock.boot)));
-  };
-  for (const TemplateField& f : fields) {
-    switch (f.kind) {
-      case FieldKind::src_v4: w.put_bytes(std::span(k.src).first(4)); break;
-      case FieldKind::dst_v4: w.put_bytes(std::span(k.dst).first(4)); break;
-      case FieldKind::next_hop_v4: w.put_u32(0); break;  // no routing table behind a capture
-      case FieldKind::ip_version: w.put_u8(k.family == IpFamily::v6 ? 6 : 4); break;
-      case FieldKind::ipv4_options: w.put_u32(msb_first32(r.ipv4_options)); break;
-      case FieldKind::src_v6: w.put_bytes(k.src); break;
-      case FieldKind::dst_v6: w.put_bytes(k.dst); break;
-      case FieldKind::next_hop_v6: w.put_zeros(16); break;
-      case FieldKind::flow_label: w.put_u32(r.flow_label); break;
-      case FieldKind::ipv6_ext: w.put_u32(msb_first32(r.ipv6_ext)); break;
-      case FieldKind::icmp_type_code: w.put_u16(k.dst_port); break;
-      case FieldKind::src_port: w.put_u16(k.src_port); break;
-      case FieldKind::dst_port: w.put_u16(k.dst_port); break;
-      case FieldKind::tcp_flags: w.put_u8(r.tcp_flags); break;
-      case FieldKind::in_if: w.put_u32(k.in_ifindex); break;
-      case FieldKind::out_if: w.put_u32(r.out_ifindex); break;
-      case FieldKind::packets: w.put_u64(r.packets); break;
-      case FieldKind::bytes: w.put_u64(r.bytes); break;
-      case FieldKind::first_uptime: w.put_u32(uptime(r.first)); break;
-      case FieldKind::last_uptime: w.put_u32(uptime(r.last)); break;
-      case FieldKind::first_ms: w.put_u64(static_cast<std::uint64_t>(us_to_ms(r.first))); break;
-      case FieldKind::last_ms: w.put_u64(static_cast<std::uint64_t>(us_to_ms(r.last))); break;
-      case FieldKind::protocol: w.put_u8(k.protocol); break;
-      case FieldKind::tos: w.put_u8(k.tos); break;
-      case FieldKind::end_reason: w.put_u8(static_cast<std::uint8_t>(r.end_reason)); break;
-      case FieldKind::tcp_options: w.put_u64(msb_first64(r.tcp_options)); break;
-      case FieldKind::igmp_type: w.put_u8(static_cast<std::uint8_t>(k.dst_port)); break;
-      case FieldKind::ipsec_spi: w.put_u32(r.ipsec_spi); break;
-      case FieldKind::dst_mac: w.put_bytes(k.dst_mac); break;
-      case FieldKind::src_mac: w.put_bytes(k.src_mac); break;
-      case FieldKind::vlan_id: w.put_u16(k.vlan[0] & 0x0fff); break;
-      case FieldKind::vlan_prio: w.put_u8(static_cast<std::uint8_t>(k.vlan[0] >> 13)); break;
-      case FieldKind::inner_vlan_id: w.put_u16(k.vlan[1] & 0x0fff); break;
-      case FieldKind::inner_vlan_prio: w.put_u8(static_cast<std::uint8_t>(k.vlan[1] >> 13)); break;
-      case FieldKind::ethertype: w.put_u16(r.ethertype); break;
-      case FieldKind::mpls_ttl: w.put_u8(static_cast<std::uint8_t>(k.mpls[0])); break;
-      case FieldKind::mpls_label: {
-        // label (20 bits), traffic class (3), bottom-of-stack (1): the entry without its TTL
-        const std::uint32_t entry = f.index < k.mpls.size() ? k.mpls[f.index] : 0;
-        w.put_u8(static_cast<std::uint8_t>(entry >> 24));
-        w.put_u8(static_cast<std::uint8_t>(entry >> 16));
-        w.put_u8(static_cast<std::uint8_t>(entry >> 8));
+  switch (f.kind) {
+    case FieldKind::src_v4: w.put_bytes(std::span(k.src).first(4)); break;
+    case FieldKind::dst_v4: w.put_bytes(std::span(k.dst).first(4)); break;
+    case FieldKind::next_hop_v4: w.put_u32(0); break;  // no routing table behind a capture
+    case FieldKind::ip_version: w.put_u8(k.family == IpFamily::v6 ? 6 : 4); break;
+    case FieldKind::ipv4_options: w.put_u32(msb_first32(r.ipv4_options)); break;
+    case FieldKind::src_v6: w.put_bytes(k.src); break;
+    case FieldKind::dst_v6: w.put_bytes(k.dst); break;
+    case FieldKind::next_hop_v6: w.put_zeros(16); break;
+    case FieldKind::flow_label: w.put_u32(r.flow_label); break;
+    case FieldKind::ipv6_ext: w.put_u32(msb_first32(r.ipv6_ext)); break;
+    case FieldKind::icmp_type_code: w.put_u16(k.dst_port); break;
+    case FieldKind::src_port: w.put_u16(k.src_port); break;
+    case FieldKind::dst_port: w.put_u16(k.dst_port); break;
+    case FieldKind::tcp_flags: w.put_u8(r.tcp_flags); break;
+    case FieldKind::in_if: w.put_u32(k.in_ifindex); break;
+    case FieldKind::out_if: w.put_u32(r.out_ifindex); break;
+    case FieldKind::packets: w.put_u64(r.packets); break;
+    case FieldKind::bytes: w.put_u64(r.bytes); break;
+    case FieldKind::first_uptime: w.put_u32(uptime_ms(r.first, clock)); break;
+    case FieldKind::last_uptime: w.put_u32(uptime_ms(r.last, clock)); break;
+    case FieldKind::first_ms: w.put_u64(static_cast<std::uint64_t>(us_to_ms(r.first))); break;
+    case FieldKind::last_ms: w.put_u64(static_cast<std::uint64_t>(us_to_ms(r.last))); break;
+    case FieldKind::protocol: w.put_u8(k.protocol); break;
+    case FieldKind::tos: w.put_u8(k.tos); break;
+    case FieldKind::end_reason: w.put_u8(static_cast<std::uint8_t>(r.end_reason)); break;
+    case FieldKind::tcp_options: w.put_u64(msb_first64(r.tcp_options)); break;
+    case FieldKind::igmp_type: w.put_u8(static_cast<std::uint8_t>(k.dst_port)); break;
+    case FieldKind::ipsec_spi: w.put_u32(r.ipsec_spi); break;
+    case FieldKind::dst_mac: w.put_bytes(k.dst_mac); break;
+    case FieldKind::src_mac: w.put_bytes(k.src_mac); break;
+    case FieldKind::vlan_id: w.put_u16(k.vlan[0] & 0x0fff); break;
+    case FieldKind::vlan_prio: w.put_u8(static_cast<std::uint8_t>(k.vlan[0] >> 13)); break;
+    case FieldKind::inner_vlan_id: w.put_u16(k.vlan[1] & 0x0fff); break;
+    case FieldKind::inner_vlan_prio: w.put_u8(static_cast<std::uint8_t>(k.vlan[1] >> 13)); break;
+    case FieldKind::ethertype: w.put_u16(r.ethertype); break;
+    case FieldKind::mpls_ttl: w.put_u8(static_cast<std::uint8_t>(k.mpls[0])); break;
+    case FieldKind::mpls_label: {
+      // label (20 bits), traffic class (3), bottom-of-stack (1): the entry without its TTL
+      const std::uint32_t entry = f.index < k.mpls.size() ? k.mpls[f.index] : 0;
+      w.put_u8(static_cast<std::uint8_t>(entry >> 24));
+      w.put_u8(static_cast<std::uint8_t>(entry >> 16));
+      w.put_u8(static_cast<std::uint8_t>(entry >> 8));
+      break;
+    }
+    case FieldKind::direction: w.put_u8(static_cast<std::uint8_t>(r.direction)); break;
+    case FieldKind::src_prefix: w.put_u8(r.src_prefix); break;
+    case FieldKind::sampler_id: w.put_u8(f.index); break;
+    // The bridge port if the packet was bridged, else the ordinary interface (upstream).
+    case FieldKind::phys_in: w.put_u32(r.phys_in_ifindex != 0 ? r.phys_in_ifindex : k.in_ifindex); break;
+    case FieldKind::phys_out: w.put_u32(r.phys_out_ifindex != 0 ? r.phys_out_ifindex : r.out_ifindex); break;
+    case FieldKind::dst_prefix: w.put_u8(r.dst_prefix); break;
+  }
+}
+
+}  // namespace
+
+std::vector<RecordOp> compile_record(const std::vector<TemplateField>& fields, bool blocks) {
+  std::vector<RecordOp> program;
+  for (std::size_t i = 0; i < fields.size();) {
+    const auto at = static_cast<std::uint8_t>(i);
+    if (blocks && block_at(fields, i, kAddressesV4)) {
+      program.push_back({RecordStep::addresses_v4, at});
+      i += std::size(kAddressesV4);
+    } else if (blocks && block_at(fields, i, kAddressesV6)) {
+      program.push_back({RecordStep::addresses_v6, at});
+      i += std::size(kAddressesV6);
+    } else if (blocks && block_at(fields, i, kPortsFlags)) {
+      program.push_back({RecordStep::ports_flags, at});
+      i += std::size(kPortsFlags);
+    } else if (blocks && block_at(fields, i, kBaseV9)) {
+      program.push_back({RecordStep::base_v9, at});
+      i += std::size(kBaseV9);
+    } else if (blocks && block_at(fields, i, kBaseIpfix)) {
+      program.push_back({RecordStep::base_ipfix, at});
+      i += std::size(kBaseIpfix);
+    } else {
+      program.push_back({RecordStep::field, at});
+      ++i;
+    }
+  }
+  return program;
+}
+
+void write_data_record(ByteWriter& w, const std::vector<TemplateField>& fields, const std::vector<RecordOp>& program,
+                       const FlowRecord& r, const RecordClock& clock) {
+  const FlowKey& k = r.key;
+  using W = ByteWriter;
+  for (const RecordOp op : program) {
+    switch (op.step) {
+      case RecordStep::field: write_field(w, fields[op.field], r, clock); break;
+      case RecordStep::addresses_v4: {
+        std::uint8_t* p = w.claim(block_length(kAddressesV4));
+        if (p == nullptr) return;
+        std::memcpy(p, k.src.data(), 4);
+        std::memcpy(p + 4, k.dst.data(), 4);
+        W::store_be(p + 8, std::uint32_t{0});  // next hop: no routing table behind a capture
+        p[12] = k.family == IpFamily::v6 ? 6 : 4;
         break;
       }
-      case FieldKind::direction: w.put_u8(static_cast<std::uint8_t>(r.direction)); break;
-      case FieldKind::src_prefix: w.put_u8(r.src_prefix); break;
-      case FieldKind::sampler_id: w.put_u8(f.index); break;
-      // The bridge port if the packet was bridged, else the ordinary interface (upstream).
-      case FieldKind::phys_in: w.put_u32(r.phys_in_ifindex != 0 ? r.phys_in_ifindex : k.in_ifindex); break;
-      case FieldKind::phys_out: w.put_u32(r.phys_out_ifindex != 0 ? r.phys_out_ifindex : r.out_ifindex); break;
-      case FieldKind::dst_prefix: w.put_u8(r.dst_prefix); break;
+      case RecordStep::addresses_v6: {
+        std::uint8_t* p = w.claim(block_length(kAddressesV6));
+        if (p == nullptr) return;
+        std::memcpy(p, k.src.data(), 16);
+        std::memcpy(p + 16, k.dst.data(), 16);
+        std::memset(p + 32, 0, 16);  // next hop
+        p[48] = k.family == IpFamily::v6 ? 6 : 4;
+        break;
+      }
+      case RecordStep::ports_flags: {
+        std::uint8_t* p = w.claim(block_length(kPortsFlags));
+        if (p == nullptr) return;
+        W::store_be(p, k.src_port);
+        W::store_be(p + 2, k.dst_port);
+        p[4] = r.tcp_flags;
+        break;
+      }
+      case RecordStep::base_v9: {
+        std::uint8_t* p = w.claim(block_length(kBaseV9));
+        if (p == nullptr) return;
+        W::store_be(p, k.in_ifindex);
+        W::store_be(p + 4, r.out_ifindex);
+        W::store_be(p + 8, r.packets);
+        W::store_be(p + 16, r.bytes);
+        W::store_be(p + 24, uptime_ms(r.first, clock));
+        W::store_be(p + 28, uptime_ms(r.last, clock));
+        p[32] = k.protocol;
+        p[33] = k.tos;
+        break;
+      }
+      case RecordStep::base_ipfix: {
+        std::uint8_t* p = w.claim(block_length(kBaseIpfix));
+        if (p == nullptr) return;
+        W::store_be(p, k.in_ifindex);
+        W::store_be(p + 4, r.out_ifindex);
+        W::store_be(p + 8, r.packets);
+        W::store_be(p + 16, r.bytes);
+        W::store_be(p + 24, static_cast<std::uint64_t>(us_to_ms(r.first)));
+        W::store_be(p + 32, static_cast<std::uint64_t>(us_to_ms(r.last)));
+        p[40] = k.protocol;
+        p[41] = k.tos;
+        p[42] = static_cast<std::uint8_t>(r.end_reason);
+        break;
+      }
     }
   }
 }

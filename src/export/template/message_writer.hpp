@@ -22,6 +22,7 @@ struct WireTemplate {
   std::vector<TemplateField> fields;
   std::uint16_t scope_count = 0;  // 0: a data template
   std::size_t record_length = 0;
+  std::vector<RecordOp> program;  // data templates: compile_record(fields)
 };
 
 class MessageWriter {

@@ -134,6 +134,7 @@ void TemplateEncoder::add(const FlowRecord& r, TimeUs now) {
     if (created) {
       t.wire.fields = template_fields(shape, dialect_, config_.features);
       t.wire.record_length = record_length(t.wire.fields);
+      t.wire.program = compile_record(t.wire.fields);
       t.wire.id = next_template_id();
     }
     last_shape_ = shape;
@@ -141,7 +142,7 @@ void TemplateEncoder::add(const FlowRecord& r, TimeUs now) {
   }
   TemplateState& t = *last_template_;
   ByteWriter w = append(t, now, true, DatagramContents{1, r.packets, r.bytes});
-  write_data_record(w, t.wire.fields, r, clock_);
+  write_data_record(w, t.wire.fields, t.wire.program, r, clock_);
   ++stats_.records;
   stats_.packets += r.packets;
   stats_.bytes += r.bytes;
