@@ -112,10 +112,13 @@ void FlowCache::widen_ids() {
   const std::uint32_t old_id_mask = id_mask_;
   id_mask_ = (1u << bits) - 1;
   tag_mask_ = kBelowDisp & ~id_mask_;
-  for (std::size_t i = 0; i < index_size_; ++i) {
-    const std::uint32_t s = index_[i];
-    if (s != 0) index_[i] = (s & ~id_mask_) | (s & old_id_mask);
-  }
+  if (size_ == 0) return;
+  // The tag bits the entry number takes over are cleared (empty slots stay 0). Through locals,
+  // so that the loop is vectorised: a store through index_ could otherwise change id_mask_.
+  const std::uint32_t keep = ~(id_mask_ & ~old_id_mask);
+  std::uint32_t* const slots = index_.get();
+  const std::size_t n = index_size_;
+  for (std::size_t i = 0; i < n; ++i) slots[i] &= keep;
 }
 
 // Extensions exist for every chunk while wide_; new ones start zeroed (no MAC/MPLS key words,
