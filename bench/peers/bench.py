@@ -109,6 +109,7 @@ class Bench:
         self.raw = {}  # stage -> tool -> [measurement dicts]
         self.notes = []
         self.failures = []
+        self.first_touch = []  # firsttouch results during the scaling stage
 
     # ---------------------------------------------------------------- inputs
     def nfgen_capture(self, name: str, packets: int, flows: int, seed: int) -> dict:
@@ -288,10 +289,28 @@ class Bench:
                     m = self.measure("scale", tool, cmd, tag=tag)
                     log(f"scale round {r + 1}/{rounds} {tool:<13} {tag:<14} wall {m['wall']:6.2f} s  "
                         f"cpu {m['cpu']:6.2f} s  rss {m['maxrss_kb'] / 1024:7.1f} MB")
+        self.first_touch_probe()
         for cap in caps:
             cap["steady_rss_kb"] = self.steady_rss(cap)
             log(f"scale {cap['flows']:>8} flows: RSS before the end-of-capture flush "
                 f"{cap['steady_rss_kb'] / 1024:.1f} MB")
+
+    def first_touch_probe(self) -> None:
+        """What the first write to fresh memory costs right now (firsttouch: 4 KiB pages, huge pages,
+        huge pages again within the process), in GB/s: on a VM this moves with the host. Run at the
+        start of the benchmark and after the scaling rounds, not among them: the memory it frees is
+        cheaper to touch for a while, which would favour the runs right after it."""
+        exe = self.bin / "firsttouch"
+        if not exe.exists():
+            return
+        try:
+            out = run([str(exe), "96"]).stdout
+        except (subprocess.CalledProcessError, OSError):
+            return
+        m = dict(kv.split("=", 1) for kv in out.split())
+        self.first_touch.append({k: float(m[k]) for k in ("small", "huge", "huge_again") if k in m})
+        log(f"first touch of 96 MB: 4 KiB pages {m.get('small')} GB/s, huge pages {m.get('huge')} GB/s, "
+            f"again {m.get('huge_again')} GB/s")
 
     def steady_rss(self, cap: dict):
         """netflowd's RSS while it holds all K flows: the capture is fed through a FIFO that stays
@@ -664,21 +683,22 @@ class Bench:
               "opening packets alone. *Lookups*: the remaining packets / (CPU time of the whole capture − CPU "
               "time of the opening packets alone), i.e. packets of existing flows only. The hash ceiling is "
               "`pcapwalk hash` on the whole capture.", "",
-              "| concurrent flows | packets | CPU s | wall s | Mpps per CPU s, all packets | vs 1k | µs CPU per flow opened "
-              "| Mpps per CPU s, lookups | vs 1k | hash ceiling Mpps per CPU s |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| concurrent flows | packets | CPU s | of which sys s | wall s | Mpps per CPU s, all packets | vs 1k | "
+              "µs CPU per flow opened | Mpps per CPU s, lookups | vs 1k | hash ceiling Mpps per CPU s |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for cap in scale:
             k = cap["flows"]
             d = self.med("scale", f"netflowd@{k}")
             o = self.med("scale", f"netflowd@{k}-open")
             h = self.med("scale", f"ceiling-hash@{k}")
             if d is None:
-                L.append(f"| {k:,} | {cap['packets']:,} | failed | | | | | | | |")
+                L.append(f"| {k:,} | {cap['packets']:,} | failed | | | | | | | | |")
                 continue
             rate = cap["packets"] / d["cpu"]
             hit_rate = (cap["packets"] - k) / (d["cpu"] - o["cpu"]) if o and d["cpu"] > o["cpu"] else None
             self.scale_summary[k] = dict(rate=rate, hit_rate=hit_rate, open_us=o["cpu"] / k * 1e6 if o else None,
-                                         peak_kb=d["maxrss_kb"], steady_kb=cap.get("steady_rss_kb"))
+                                         peak_kb=d["maxrss_kb"], steady_kb=cap.get("steady_rss_kb"),
+                                         user_rate=cap["packets"] / d["user"] if d["user"] > 0 else None)
         b0 = self.scale_summary.get(k0, {})
         for cap in scale:
             k = cap["flows"]
@@ -692,8 +712,17 @@ class Bench:
             hrel = (f"{s_['hit_rate'] / b0['hit_rate'] * 100:.0f} %" if s_["hit_rate"] and b0.get("hit_rate") else "—")
             op = f"{s_['open_us']:.2f}" if s_["open_us"] is not None and k >= 100_000 else "(too small)"
             hr = f"{cap['packets'] / h['cpu'] / 1e6:.2f}" if h else "—"
-            L.append(f"| {k:,} | {cap['packets']:,} | {d['cpu']:.2f} | {d['wall']:.2f} | {s_['rate'] / 1e6:.2f} | {rel} | "
-                     f"{op} | {hit} | {hrel} | {hr} |")
+            L.append(f"| {k:,} | {cap['packets']:,} | {d['cpu']:.2f} | {d['sys']:.2f} | {d['wall']:.2f} | "
+                     f"{s_['rate'] / 1e6:.2f} | {rel} | {op} | {hit} | {hrel} | {hr} |")
+        if self.first_touch:
+            def span(key):
+                v = [t[key] for t in self.first_touch if key in t]
+                return f"{min(v):.2f}-{max(v):.2f}" if len(v) > 1 else (f"{v[0]:.2f}" if v else "?")
+            L += ["", f"*Of which sys*: the kernel's part (median), mostly reading the capture and, with many flows, "
+                  f"handing over and zeroing the memory the flows take. What that costs on this machine "
+                  f"(`firsttouch 96`, at the start of the benchmark and after the scaling rounds), in GB/s "
+                  f"of memory written for the first time: 4 KiB pages {span('small')}, huge pages {span('huge')} "
+                  f"(the same size again within one process: {span('huge_again')})."]
         L += ["", "Memory: *with K flows* is netflowd's RSS while it holds the K flows (the capture is fed through a FIFO "
               "that stays open, so netflowd waits for more packets instead of flushing; read once its CPU time stops "
               "moving); *peak* is the whole run's ru_maxrss, which includes the end-of-capture flush of all K flows "
@@ -752,8 +781,14 @@ class Bench:
                    f"({one['hit_rate'] / 1e6:.2f} vs {base['hit_rate'] / 1e6:.2f})" if one["hit_rate"] and base["hit_rate"] else "")
             verdict = ("met" if rel >= 0.5 else "missed") + f": {rel * 100:.0f} % vs 50 %" + (
                 "" if rel >= 0.5 else f" (needs {0.5 / rel:.1f}× the 1M-flow throughput)")
+            user = (f"; user CPU alone {one['user_rate'] / base['user_rate'] * 100:.0f} %"
+                    if one.get("user_rate") and base.get("user_rate") else "")
+            d1, d0 = self.med("scale", "netflowd@1000000"), self.med("scale", f"netflowd@{k0}")
+            if d1 and d0:
+                user += (f"; CPU s per round {d1['cpu_all'][0]:.2f}-{d1['cpu_all'][-1]:.2f} at 1M, "
+                         f"{d0['cpu_all'][0]:.2f}-{d0['cpu_all'][-1]:.2f} at 1k")
             L.append(f"| throughput at 1M flows ≥ 50 % of 1k flows (all packets, per CPU s) | {one['rate'] / 1e6:.2f} vs "
-                     f"{base['rate'] / 1e6:.2f} Mpps{hit} | {verdict} |")
+                     f"{base['rate'] / 1e6:.2f} Mpps{hit}{user} | {verdict} |")
             pf = one.get("per_flow")
             if pf is not None:
                 verdict = ("met" if pf <= 128 else "missed") + f": {pf:.0f} B vs 128 B" + (
@@ -772,6 +807,7 @@ class Bench:
     def main(self) -> int:
         t0 = time.time()
         self.load0 = f"{os.getloadavg()[0]:.2f}"
+        self.first_touch_probe()
         cfg = self.cfg
         caps = {}
         caps["mix"] = self.nfgen_capture("mix", *cfg["mix"], seed=1)

@@ -84,6 +84,7 @@ build_helper() {  # NAME OPT [LIBS...]
 build_helper measure -O2 -pthread
 build_helper synth -O2
 build_helper pcapwalk -O3 -lpcap
+build_helper firsttouch -O2
 
 want_profile=0
 case "$profile" in
