@@ -18,23 +18,6 @@ bool is_zero(const std::array<std::uint8_t, 6>& mac) {
   return true;
 }
 
-// Bit n of a "1 << n" set becomes bit n counted from the most significant bit, the numbering
-// of RFC 5102's bit-field elements (option/header number X is bit X, bit 0 first on the wire).
-std::uint32_t msb_first32(std::uint32_t bits) {
-  std::uint32_t v = 0;
-  for (unsigned n = 0; n < 32; ++n) {
-    if ((bits >> n) & 1u) v |= 1u << (31 - n);
-  }
-  return v;
-}
-std::uint64_t msb_first64(std::uint64_t bits) {
-  std::uint64_t v = 0;
-  for (unsigned n = 0; n < 64; ++n) {
-    if ((bits >> n) & 1u) v |= std::uint64_t{1} << (63 - n);
-  }
-  return v;
-}
-
 void add(std::vector<TemplateField>& out, const ie::InformationElement& e, FieldKind kind, std::uint8_t index = 0) {
   out.push_back(TemplateField{e.id, e.length, kind, index});
 }

@@ -103,6 +103,23 @@ enum ShapeBit : std::uint32_t {
 
 std::uint32_t shape_of(const FlowRecord& r, const TemplateFeatures& features);
 
+// Bit n of a "1 << n" set becomes bit n counted from the most significant bit, the numbering
+// of RFC 5102's bit-field elements (option/header number X is bit X, bit 0 first on the wire):
+// the bits reversed, in log2(width) swaps and a byte swap (a loop over the bits cost ~250
+// instructions per record with TCP options).
+inline std::uint32_t msb_first32(std::uint32_t v) {
+  v = ((v >> 1) & 0x55555555u) | ((v & 0x55555555u) << 1);
+  v = ((v >> 2) & 0x33333333u) | ((v & 0x33333333u) << 2);
+  v = ((v >> 4) & 0x0f0f0f0fu) | ((v & 0x0f0f0f0fu) << 4);
+  return __builtin_bswap32(v);
+}
+inline std::uint64_t msb_first64(std::uint64_t v) {
+  v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+  v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+  v = ((v >> 4) & 0x0f0f0f0f0f0f0f0full) | ((v & 0x0f0f0f0f0f0f0f0full) << 4);
+  return __builtin_bswap64(v);
+}
+
 std::vector<TemplateField> template_fields(std::uint32_t shape, Dialect dialect, const TemplateFeatures& features);
 
 // Times a record needs besides its own: the zero of the v9 sysUptime clock.
@@ -111,10 +128,11 @@ struct RecordClock {
 };
 
 // A template's record layout compiled for writing. Runs of fields that data templates carry
-// together (the address block of either family, ports and TCP flags, the base block of each dialect) are
-// written as one step each, with one bounds check and stores at fixed offsets; every other
-// field is a step of its own. Writing field by field dispatched on every field's kind, and
-// those indirect jumps, mispredicted, were most of the cost of a record.
+// together (the address block of either family, ports and TCP flags, the base block of each
+// dialect) are written as one step each, with one bounds check and stores at fixed offsets;
+// every other field is a step of its own. Writing field by field dispatched on every field's
+// kind, and those indirect jumps, mispredicted, were most of the cost of a record. Templates
+// have fewer than 256 fields (at most about 40), so a field's number fits RecordOp::field.
 enum class RecordStep : std::uint8_t { field, addresses_v4, addresses_v6, ports_flags, base_v9, base_ipfix };
 struct RecordOp {
   RecordStep step;

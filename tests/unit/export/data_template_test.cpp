@@ -108,6 +108,26 @@ TEST(CompiledRecord, CommonShapesAreBlocks) {
             (std::vector<S>{S::addresses_v6, S::ports_flags, S::base_ipfix}));
 }
 
+// RFC 5102 bit numbering: bit n of the set becomes bit n from the most significant end.
+TEST(MsbFirst, ReversesTheBits) {
+  EXPECT_EQ(msb_first32(1u), 0x80000000u);
+  EXPECT_EQ(msb_first32(0x80000000u), 1u);
+  EXPECT_EQ(msb_first64(1u), 0x8000000000000000ull);
+  EXPECT_EQ(msb_first64(0x6u), 0x6000000000000000ull);  // options 1 and 2
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 1000; ++i) {
+    const std::uint64_t v = rng();
+    std::uint64_t want64 = 0;
+    std::uint32_t want32 = 0;
+    for (unsigned n = 0; n < 64; ++n) {
+      if ((v >> n) & 1u) want64 |= std::uint64_t{1} << (63 - n);
+      if (n < 32 && ((v >> n) & 1u)) want32 |= 1u << (31 - n);
+    }
+    ASSERT_EQ(msb_first64(v), want64) << std::hex << v;
+    ASSERT_EQ(msb_first32(static_cast<std::uint32_t>(v)), want32) << std::hex << v;
+  }
+}
+
 // A record that does not fit its buffer writes what fits and reports it, as field by field.
 TEST(CompiledRecord, ShortBufferFails) {
   std::mt19937_64 rng(3);
