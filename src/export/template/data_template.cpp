@@ -1,7 +1,7 @@
 #include "export/template/data_template.hpp"
 
 #include <cstring>
-#include <iterator>
+#include <span>
 
 #include "export/information_elements.hpp"
 
@@ -175,10 +175,9 @@ constexpr std::size_t block_length(const BlockField (&block)[N]) {
   return n;
 }
 
-template <std::size_t N>
-bool block_at(const std::vector<TemplateField>& fields, std::size_t at, const BlockField (&block)[N]) {
-  if (fields.size() - at < N) return false;
-  for (std::size_t i = 0; i < N; ++i) {
+bool block_at(const std::vector<TemplateField>& fields, std::size_t at, std::span<const BlockField> block) {
+  if (fields.size() - at < block.size()) return false;
+  for (std::size_t i = 0; i < block.size(); ++i) {
     if (fields[at + i].kind != block[i].kind || fields[at + i].length != block[i].length) return false;
   }
   return true;
@@ -186,6 +185,14 @@ bool block_at(const std::vector<TemplateField>& fields, std::size_t at, const Bl
 
 std::uint32_t uptime_ms(TimeUs t, const RecordClock& clock) {
   return static_cast<std::uint32_t>(static_cast<std::uint64_t>(us_to_ms(t - clock.boot)));
+}
+
+// The first 24 bytes of the base block, the same in both dialects: interfaces and counters.
+void store_base_start(std::uint8_t* p, const FlowRecord& r) {
+  ByteWriter::store_be(p, r.key.in_ifindex);
+  ByteWriter::store_be(p + 4, r.out_ifindex);
+  ByteWriter::store_be(p + 8, r.packets);
+  ByteWriter::store_be(p + 16, r.bytes);
 }
 
 void write_field(ByteWriter& w, const TemplateField& f, const FlowRecord& r, const RecordClock& clock) {
@@ -248,28 +255,27 @@ void write_field(ByteWriter& w, const TemplateField& f, const FlowRecord& r, con
 }  // namespace
 
 std::vector<RecordOp> compile_record(const std::vector<TemplateField>& fields, bool blocks) {
+  struct Block {
+    RecordStep step;
+    std::span<const BlockField> fields;
+  };
+  static constexpr Block kBlocks[] = {{RecordStep::addresses_v4, kAddressesV4},
+                                      {RecordStep::addresses_v6, kAddressesV6},
+                                      {RecordStep::ports_flags, kPortsFlags},
+                                      {RecordStep::base_v9, kBaseV9},
+                                      {RecordStep::base_ipfix, kBaseIpfix}};
   std::vector<RecordOp> program;
   for (std::size_t i = 0; i < fields.size();) {
     const auto at = static_cast<std::uint8_t>(i);
-    if (blocks && block_at(fields, i, kAddressesV4)) {
-      program.push_back({RecordStep::addresses_v4, at});
-      i += std::size(kAddressesV4);
-    } else if (blocks && block_at(fields, i, kAddressesV6)) {
-      program.push_back({RecordStep::addresses_v6, at});
-      i += std::size(kAddressesV6);
-    } else if (blocks && block_at(fields, i, kPortsFlags)) {
-      program.push_back({RecordStep::ports_flags, at});
-      i += std::size(kPortsFlags);
-    } else if (blocks && block_at(fields, i, kBaseV9)) {
-      program.push_back({RecordStep::base_v9, at});
-      i += std::size(kBaseV9);
-    } else if (blocks && block_at(fields, i, kBaseIpfix)) {
-      program.push_back({RecordStep::base_ipfix, at});
-      i += std::size(kBaseIpfix);
-    } else {
-      program.push_back({RecordStep::field, at});
-      ++i;
+    const Block* found = nullptr;
+    for (const Block& b : kBlocks) {
+      if (blocks && block_at(fields, i, b.fields)) {
+        found = &b;
+        break;
+      }
     }
+    program.push_back({found != nullptr ? found->step : RecordStep::field, at});
+    i += found != nullptr ? found->fields.size() : 1;
   }
   return program;
 }
@@ -310,10 +316,7 @@ void write_data_record(ByteWriter& w, const std::vector<TemplateField>& fields, 
       case RecordStep::base_v9: {
         std::uint8_t* p = w.claim(block_length(kBaseV9));
         if (p == nullptr) return;
-        W::store_be(p, k.in_ifindex);
-        W::store_be(p + 4, r.out_ifindex);
-        W::store_be(p + 8, r.packets);
-        W::store_be(p + 16, r.bytes);
+        store_base_start(p, r);
         W::store_be(p + 24, uptime_ms(r.first, clock));
         W::store_be(p + 28, uptime_ms(r.last, clock));
         p[32] = k.protocol;
@@ -323,10 +326,7 @@ void write_data_record(ByteWriter& w, const std::vector<TemplateField>& fields, 
       case RecordStep::base_ipfix: {
         std::uint8_t* p = w.claim(block_length(kBaseIpfix));
         if (p == nullptr) return;
-        W::store_be(p, k.in_ifindex);
-        W::store_be(p + 4, r.out_ifindex);
-        W::store_be(p + 8, r.packets);
-        W::store_be(p + 16, r.bytes);
+        store_base_start(p, r);
         W::store_be(p + 24, static_cast<std::uint64_t>(us_to_ms(r.first)));
         W::store_be(p + 32, static_cast<std::uint64_t>(us_to_ms(r.last)));
         p[40] = k.protocol;
