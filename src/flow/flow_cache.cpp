@@ -199,20 +199,17 @@ PackedFlowKey FlowCache::key_at(std::uint32_t id) const {
   return k;
 }
 
-void FlowCache::prefetch_entry(std::uint64_t hash) const {
-  // The first slot with the hash's tag, among the few the probe would visit first.
-  std::size_t i = home_of(hash);
-  for (int probe = 0; probe < 4; ++probe, i = (i + 1) & index_mask_) {
-    const std::uint32_t s = index_[i];
-    if (s == 0) return;  // a new flow: nothing to fetch
-    if (tag_matches(s, hash)) {
-      __builtin_prefetch(&entry(id_of(s)), 0);
-      return;
+std::uint32_t FlowCache::find(const PackedFlowKey& key, std::uint64_t hash, std::size_t& slot, std::uint32_t hint) {
+  // Where prefetch_entry() found the flow: still there unless the index changed since (the
+  // key decides; a key is in the index once).
+  if (hint < index_size_) {
+    const std::uint32_t s = index_[hint];
+    if (s != 0 && tag_matches(s, hash) && key_matches(id_of(s), key)) [[likely]] {
+      slot = hint;
+      stats_.probes += (hint - home_of(hash)) & index_mask_;
+      return id_of(s);
     }
   }
-}
-
-std::uint32_t FlowCache::find(const PackedFlowKey& key, std::uint64_t hash, std::size_t& slot) {
   for (std::size_t i = home_of(hash);; i = (i + 1) & index_mask_) {
     const std::uint32_t s = index_[i];
     if (s == 0) {
@@ -390,11 +387,11 @@ bool tcp_closed(std::uint64_t tags, std::uint8_t tcp_flags) {
 
 }  // namespace
 
-MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ended) {
+MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ended, std::uint32_t hint) {
   const PackedFlowKey& key = in.key;
   const std::uint64_t hash = in.hash;
   std::size_t slot = 0;
-  std::uint32_t id = find(key, hash, slot);
+  std::uint32_t id = find(key, hash, slot, hint);
   const TimeUs now = in.timestamp;
 
   if (id != kNil) {

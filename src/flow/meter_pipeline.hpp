@@ -46,15 +46,19 @@ class MeterPipeline {
     const std::size_t oldest = (current_ + 1) % 3;
     const std::size_t previous = (current_ + 2) % 3;
     for (std::size_t i = 0; i < count_[oldest]; ++i) {
-      if (cache_.meter(batch_[oldest][i], ended) == MeterResult::dropped_maxflows) on_drop(batch_[oldest][i]);
+      if (cache_.meter(batch_[oldest][i], ended, hints_[oldest][i]) == MeterResult::dropped_maxflows) {
+        on_drop(batch_[oldest][i]);
+      }
     }
     count_[oldest] = 0;
-    for (std::size_t i = 0; i < count_[previous]; ++i) cache_.prefetch_entry(batch_[previous][i].hash);
+    for (std::size_t i = 0; i < count_[previous]; ++i)
+      hints_[previous][i] = cache_.prefetch_entry(batch_[previous][i].hash);
     current_ = oldest;
   }
 
   FlowCache& cache_;
   std::array<std::array<MeterInput, kBatch>, 3> batch_;
+  std::array<std::array<std::uint32_t, kBatch>, 3> hints_{};  // prefetch_entry()'s, for meter()
   std::array<std::size_t, 3> count_{};
   std::size_t current_ = 0;
 };

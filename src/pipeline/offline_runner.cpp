@@ -33,7 +33,8 @@ struct BatchSlot {
   MeterInput in;  // in.timestamp is set for every frame, the rest for parsed ones
   std::uint32_t wire_length = 0;
   ParseStatus status = ParseStatus::ok;
-  bool meter = false;  // parsed and not sampled out
+  bool meter = false;                       // parsed and not sampled out
+  std::uint32_t hint = FlowCache::kNoHint;  // from prefetch_entry(), for meter()
 };
 
 }  // namespace
@@ -134,7 +135,7 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
         ignore(b.wire_length);
       } else if (!b.meter) {
         ++summary.sampled_out;
-      } else if (cache.meter(b.in, ended) == MeterResult::dropped_maxflows) {
+      } else if (cache.meter(b.in, ended, b.hint) == MeterResult::dropped_maxflows) {
         ignore(b.in.ip_length);
       }
       if (now >= next_scan) {
@@ -158,7 +159,7 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
     std::vector<BatchSlot>& ready = ring[(round + 1) % 3];    // filled two rounds ago
     count[round % 3] = file != nullptr ? fill(*file, filled) : fill(source, filled);
     for (std::size_t i = 0; i < count[(round + 2) % 3]; ++i) {
-      if (warming[i].meter) cache.prefetch_entry(warming[i].in.hash);
+      if (warming[i].meter) warming[i].hint = cache.prefetch_entry(warming[i].in.hash);
     }
     meter(ready, count[(round + 1) % 3]);
     count[(round + 1) % 3] = 0;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <tuple>
 #include <vector>
 
 namespace netflowd {
@@ -499,6 +500,60 @@ TEST(FlowCache, PrecomputedHashAndPrefetchGiveTheSameFlows) {
   }
   EXPECT_EQ(packets_a, 3000u);
   EXPECT_EQ(packets_b, 3000u);
+}
+
+// meter() looks first where prefetch_entry() found the flow's slot. The index changes between
+// the two (new flows, expired flows shifting slots back, growth); a hint that no longer holds
+// the flow, or is no slot at all, must only cost the full probe.
+TEST(FlowCache, StaleOrWrongHintsGiveTheSameFlows) {
+  FlowCache plain(config(60, 1));
+  FlowCache hinted(config(60, 1));
+  std::vector<FlowRecord> a, b;
+  struct Pending {
+    MeterInput in;
+    std::uint32_t hint;
+  };
+  std::vector<Pending> pending;  // metered 24 packets after their hint was taken
+  std::size_t hints_found = 0;
+  auto meter_oldest = [&] {
+    hinted.meter(pending.front().in, b, pending.front().hint);
+    pending.erase(pending.begin());
+  };
+  for (std::uint32_t i = 0; i < 20000; ++i) {
+    // Flows come and go: 3,000 keys, idle for more than a second now and then.
+    const ParsedPacket p = udp_packet((i * 7919u) % 3000, static_cast<std::uint16_t>(i % 2), 60 + i % 9);
+    const TimeUs t = TimeUs{i} * 400;
+    plain.meter(p, at(t), a);
+    MeterInput in;
+    hinted.input_of(p, at(t), in);
+    std::uint32_t hint = hinted.prefetch_entry(in.hash);
+    if (hint != FlowCache::kNoHint) ++hints_found;
+    if (i % 7 == 3) hint = (i * 2654435761u) % static_cast<std::uint32_t>(hinted.index_capacity() + 64);  // any slot
+    pending.push_back({in, hint});
+    if (pending.size() > 24) meter_oldest();
+    if (i % 1000 == 999) {
+      while (!pending.empty()) meter_oldest();
+      plain.expire(t, a);
+      hinted.expire(t, b);
+    }
+  }
+  while (!pending.empty()) meter_oldest();
+  EXPECT_GT(hints_found, 10000u) << "most packets belong to flows the cache holds";
+  EXPECT_GT(hinted.stats().index_grows, 0u);
+  plain.flush(a);
+  hinted.flush(b);
+  auto order = [](const FlowRecord& x, const FlowRecord& y) {
+    return std::tie(x.first, x.key.src_port, x.key.src) < std::tie(y.first, y.key.src_port, y.key.src);
+  };
+  std::sort(a.begin(), a.end(), order);
+  std::sort(b.begin(), b.end(), order);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].key, b[k].key);
+    EXPECT_EQ(a[k].packets, b[k].packets);
+    EXPECT_EQ(a[k].bytes, b[k].bytes);
+    EXPECT_EQ(a[k].last, b[k].last);
+  }
 }
 
 // Entries keep the last packet's time in 32 bits of microseconds: a flow is split before it
