@@ -96,7 +96,7 @@ void FlowCache::apply_config() {
 
 void FlowCache::add_chunk() {
   chunks_.push_back(allocate_table<Entry>(kChunkEntries));
-  rare_chunks_.push_back(allocate_table<Rare>(kChunkEntries));
+  rare_chunks_.emplace_back();  // allocated when one of its flows first needs it (start_flow)
   if (wide_) ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries, kHalfChunk));
   widen_ids();
 }
@@ -319,8 +319,16 @@ void FlowCache::start_flow(std::uint32_t id, const MeterInput& in, bool same_key
   e.packets = 0;
   e.tcp_options = 0;
   e.l3_options = 0;
-  // creation_seq is 1 for the first flow.
-  rare(id) = Rare{in.out_ifindex, in.ipsec_spi, static_cast<std::uint32_t>(stats_.flows_created + 1)};
+  // What only the first packet sets, in a chunk of its own that exists once any of its flows
+  // had any of it (offline, and on AF_PACKET without IPsec, none has). creation_seq is 1 for
+  // the first flow.
+  auto& rare_chunk = rare_chunks_[id / kChunkEntries];
+  if (rare_chunk != nullptr || in.out_ifindex != kNoInterface || in.ipsec_spi != 0 || config_.number_flows) {
+    if (rare_chunk == nullptr) rare_chunk = allocate_table<Rare>(kChunkEntries);
+    rare_chunk[id % kChunkEntries] =
+        Rare{in.out_ifindex, in.ipsec_spi,
+             config_.number_flows ? static_cast<std::uint32_t>(stats_.flows_created + 1) : std::uint32_t{0}};
+  }
   e.tcp_flags = 0;
   e.direction = in.direction;
   e.src_prefix = in.src_prefix;
@@ -349,12 +357,18 @@ void FlowCache::record_of(std::uint32_t id, FlowRecord& r) const {
   r.ipv4_options = v6 ? 0 : e.l3_options;
   r.ipv6_ext = v6 ? e.l3_options : 0;
   r.tcp_options = e.tcp_options;
-  const Rare& rarely = rare(id);
-  r.out_ifindex = rarely.out_ifindex;
+  if (const auto& rare_chunk = rare_chunks_[id / kChunkEntries]; rare_chunk != nullptr) {
+    const Rare& rarely = rare_chunk[id % kChunkEntries];
+    r.out_ifindex = rarely.out_ifindex;
+    r.ipsec_spi = rarely.ipsec_spi;
+    r.creation_seq = rarely.creation_seq;
+  } else {
+    r.out_ifindex = kNoInterface;
+    r.ipsec_spi = 0;
+    r.creation_seq = 0;
+  }
   // Only IPv6 has a flow label, and IPv6 addresses are always in a record.
   r.flow_label = (e.tags & kWideAddresses) != 0 ? static_cast<std::uint32_t>(e.addresses >> 32) : 0;
-  r.ipsec_spi = rarely.ipsec_spi;
-  r.creation_seq = rarely.creation_seq;
   // The parser accepts IP only and always names its EtherType.
   r.ethertype = r.key.family == IpFamily::v4 ? 0x0800 : r.key.family == IpFamily::v6 ? 0x86dd : 0;
   r.tcp_flags = e.tcp_flags;
@@ -435,7 +449,7 @@ MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ende
     // scattered over the slab once flows expire).
     if (free_head_ != kNil) {
       __builtin_prefetch(&entry(free_head_), 1);
-      __builtin_prefetch(&rare(free_head_), 1);
+      if (rare_chunks_[free_head_ / kChunkEntries] != nullptr) __builtin_prefetch(&rare(free_head_), 1);
     }
     index_[slot] = make_slot(hash, id, slot);
     start_flow(id, in, false);
@@ -542,8 +556,11 @@ std::uint32_t FlowCache::flush_part(std::uint32_t cursor, std::size_t limit, std
 }
 
 std::size_t FlowCache::memory_bytes() const {
-  return index_size_ * sizeof(std::uint32_t) + chunks_.size() * kChunkEntries * (sizeof(Entry) + sizeof(Rare)) +
-         (address6_chunks_.size() * sizeof(Address6) + ext_chunks_.size() * sizeof(Extension)) * kChunkEntries;
+  const auto rare = static_cast<std::size_t>(
+      std::count_if(rare_chunks_.begin(), rare_chunks_.end(), [](const auto& chunk) { return chunk != nullptr; }));
+  return index_size_ * sizeof(std::uint32_t) + chunks_.size() * kChunkEntries * sizeof(Entry) +
+         (rare * sizeof(Rare) + address6_chunks_.size() * sizeof(Address6) + ext_chunks_.size() * sizeof(Extension)) *
+             kChunkEntries;
 }
 
 }  // namespace netflowd

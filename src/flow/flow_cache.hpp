@@ -12,10 +12,10 @@
 // and read only when the rest of the key matched), 64-bit bytes, 32-bit packets, the last
 // packet time as an offset from the first, TCP flags and options, IPv4 options or IPv6
 // extension headers. What only the first packet sets (output interface, SPI, creation number)
-// lives in a parallel 12-byte array; MAC addresses, MPLS labels and bridge ports in a
-// parallel 32-byte extension only when they are enabled. With the index that is about 85
-// bytes per IPv4 flow and 117 per IPv6 flow at 1M flows. FlowRecords are made from
-// entries when flows end (or are dumped).
+// lives in a parallel 12-byte array, only where some flow has any of it; MAC addresses, MPLS
+// labels and bridge ports in a parallel 32-byte extension only when they are enabled. With
+// the index that is 72-84 bytes per IPv4 flow and 32 more per IPv6 flow at 1M flows.
+// FlowRecords are made from entries when flows end (or are dumped).
 //
 // The packet path writes only the flow's own entry: expiry is an incremental sweep over the
 // slab, instead of an LRU list whose upkeep would touch two other flows' cache lines on
@@ -54,6 +54,9 @@ struct FlowCacheConfig {
   FlowKeyOptions key_options;
   // Keep the bridge ports (PacketMeta::phys_*) of each flow; they cost an extension per entry.
   bool keep_physdev = false;
+  // Number the flows as they are created (FlowRecord::creation_seq, from 1; 0 while off), for
+  // deterministic flow sampling: as upstream, only while that sampler is on.
+  bool number_flows = false;
 };
 
 // A flow is split (reason active_timeout) before it lasts longer than this, whatever
@@ -318,7 +321,8 @@ struct alignas(64) FlowCache::Entry {
 };
 
 // What a flow keeps that no packet after its first touches: in a parallel array, read only
-// when the flow is exported.
+// when the flow is exported. A chunk of it exists only once one of its flows had an output
+// interface, an SPI or a number (FlowCacheConfig::number_flows); without one, all are 0.
 struct FlowCache::Rare {
   std::uint32_t out_ifindex;
   std::uint32_t ipsec_spi;

@@ -40,6 +40,7 @@ inline FlowCacheConfig flow_cache_config(const Config& c, unsigned shards = 1) {
   fc.key_options.mac = c.macaddress;
   fc.key_options.mpls_labels = static_cast<std::uint8_t>(c.mpls_depth);
   fc.keep_physdev = c.physdev;
+  fc.number_flows = c.sampler.mode == SamplerMode::deterministic;
   return fc;
 }
 

@@ -222,6 +222,7 @@ TEST(FlowCache, RecordsKeepEveryFieldThroughTheCompactEntry) {
     c.key_options.mac = wide;
     c.key_options.mpls_labels = wide ? 2 : 0;
     c.keep_physdev = wide;
+    c.number_flows = true;
     FlowCache cache(c);
     std::vector<FlowRecord> ended;
     ParsedPacket p6 = udp_packet(0, 9);
@@ -500,6 +501,48 @@ TEST(FlowCache, PrecomputedHashAndPrefetchGiveTheSameFlows) {
   }
   EXPECT_EQ(packets_a, 3000u);
   EXPECT_EQ(packets_b, 3000u);
+}
+
+// The output interface, SPI and creation number take memory only in chunks of the slab where
+// some flow has one; every other flow reads them as 0, also one that reuses the entry of a
+// flow that had them.
+TEST(FlowCache, FirstPacketFactsTakeMemoryOnlyWhereSomeFlowHasThem) {
+  FlowCache plain(config(60, 1));
+  FlowCache marked(config(60, 1));
+  std::vector<FlowRecord> ended;
+  for (std::uint32_t i = 0; i < 40000; ++i) {  // more than one slab chunk
+    plain.meter(udp_packet(i, 1), at(0), ended);
+    marked.meter(udp_packet(i, 1), at(0), ended);
+  }
+  EXPECT_EQ(plain.memory_bytes(), marked.memory_bytes());
+  PacketMeta routed = at(seconds_to_us(1));
+  routed.out_ifindex = 5;
+  marked.meter(udp_packet(0x0b000001, 2), routed, ended);
+  plain.meter(udp_packet(0x0b000001, 2), at(seconds_to_us(1)), ended);
+  EXPECT_EQ(marked.memory_bytes() - plain.memory_bytes(), 32768u * 12u) << "one chunk of 12-byte records";
+  // Everything ends; the routed flow's entry is reused by a flow without an output interface.
+  marked.expire(seconds_to_us(30), ended);
+  marked.expire(seconds_to_us(30), ended);
+  ASSERT_EQ(ended.size(), 40001u);
+  EXPECT_EQ(std::count_if(ended.begin(), ended.end(), [](const FlowRecord& r) { return r.out_ifindex == 5; }), 1);
+  EXPECT_TRUE(std::all_of(ended.begin(), ended.end(), [](const FlowRecord& r) { return r.creation_seq == 0; }));
+  ended.clear();
+  marked.meter(udp_packet(0x0c000001, 3), at(seconds_to_us(31)), ended);
+  marked.flush(ended);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].out_ifindex, kNoInterface);
+
+  // Numbered flows: 1, 2, 3 in creation order.
+  FlowCacheConfig c = config();
+  c.number_flows = true;
+  FlowCache numbered(c);
+  ended.clear();
+  for (std::uint32_t i = 0; i < 3; ++i) numbered.meter(udp_packet(i, 1), at(0), ended);
+  numbered.flush(ended);
+  std::vector<std::uint32_t> numbers;
+  for (const FlowRecord& r : ended) numbers.push_back(r.creation_seq);
+  std::sort(numbers.begin(), numbers.end());
+  EXPECT_EQ(numbers, (std::vector<std::uint32_t>{1, 2, 3}));
 }
 
 // meter() looks first where prefetch_entry() found the flow's slot. The index changes between

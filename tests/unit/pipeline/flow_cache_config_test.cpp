@@ -34,5 +34,16 @@ TEST(FlowCacheConfigOf, HashsizeZeroIsAutomaticOtherwiseKept) {
   EXPECT_EQ(flow_cache_config(c).hashsize, 4096u);
 }
 
+TEST(FlowCacheConfigOf, FlowsAreNumberedOnlyForDeterministicSampling) {
+  Config c;
+  EXPECT_FALSE(flow_cache_config(c).number_flows);
+  for (const char* sampler : {"random:4", "hash:4"}) {
+    c.sampler = SamplerConfig::parse(sampler);
+    EXPECT_FALSE(flow_cache_config(c).number_flows) << sampler;
+  }
+  c.sampler = SamplerConfig::parse("deterministic:4");
+  EXPECT_TRUE(flow_cache_config(c).number_flows);
+}
+
 }  // namespace
 }  // namespace netflowd
