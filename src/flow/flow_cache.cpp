@@ -10,7 +10,7 @@ namespace netflowd {
 
 namespace {
 
-constexpr double kMaxLoad = 0.7;
+constexpr double kMaxLoad = 0.5;
 
 // The 32-byte parallel arrays take half a huge page per chunk: from the heap, not a huge page
 // of which half would stay unused.
@@ -232,7 +232,7 @@ std::size_t FlowCache::slot_of(std::uint32_t id, std::uint64_t hash) const {
 }
 
 // Backward-shift deletion keeps linear probing free of tombstones. A slot's home comes from
-// its distance; only a slot 7 or more places past its home (rare below 70 % load) has its key
+// its distance; only a slot 7 or more places past its home (rare below 50 % load) has its key
 // rehashed.
 void FlowCache::erase_slot(std::size_t hole) {
   std::size_t j = hole;

@@ -47,7 +47,7 @@ struct FlowCacheConfig {
   // 0 means "export every flow at every expiry scan" (upstream semantics).
   TimeUs inactive_timeout = seconds_to_us(15);
   std::uint64_t maxflows = 2'000'000;  // 0 = unlimited
-  std::uint32_t hashsize = 65536;      // initial index slots; the index doubles when 70 % full
+  std::uint32_t hashsize = 65536;      // initial index slots; the index doubles when half full
   // A flow is ended (reason active_timeout) before its packet or byte count would pass this,
   // so 32-bit counters (NetFlow v5) never wrap.
   std::uint64_t counter_limit = UINT64_MAX;

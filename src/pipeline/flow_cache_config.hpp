@@ -15,7 +15,7 @@ namespace netflowd {
 // hashsize=0: the index upstream's table would get on a machine with `ram_bytes` of memory
 // (RAM / 1024 bytes, at most 5 MiB, of 8-byte buckets: 131,072 slots per GiB, 655,360 from
 // 5 GiB on; at least 256), shared by `shards` worker caches that each hold their part of the
-// flows. The index still doubles when 70 % full; starting at the size the machine's flow
+// flows. The index still doubles when half full; starting at the size the machine's flow
 // counts call for saves the rebuilds on the way there (1M new flows: 7 % less CPU).
 inline std::uint32_t automatic_hashsize(std::uint64_t ram_bytes, unsigned shards) {
   const std::uint64_t buckets = std::min<std::uint64_t>(ram_bytes / 1024, std::uint64_t{5} << 20) / 8;
