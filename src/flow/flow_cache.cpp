@@ -23,12 +23,6 @@ std::unique_ptr<std::uint32_t[], HugeDeleter> allocate_index(std::size_t slots) 
       slots, slots * sizeof(std::uint32_t) >= kHugePage / 8 ? Paging::huge : Paging::automatic);
 }
 
-// Set in Entry::tags, a bit tag_word() never uses, when the addresses are in an Address6 record.
-constexpr std::uint64_t kWideAddresses = std::uint64_t{1} << 63;
-
-// The Address6 record number in Entry::addresses (the high half holds the flow label).
-std::uint32_t record_number(std::uint64_t addresses) { return static_cast<std::uint32_t>(addresses); }
-
 // Both addresses of a key that is not IPv6 in one word, source in the low half, when each
 // fits in 32 bits (the 12 bytes after it zero, as for every IPv4 key).
 bool narrow_addresses(const PackedFlowKey& key, std::uint64_t& word) {

@@ -559,12 +559,16 @@ TEST(FlowCache, StaleOrWrongHintsGiveTheSameFlows) {
   std::vector<Pending> pending;  // metered 24 packets after their hint was taken
   std::size_t hints_found = 0;
   auto meter_oldest = [&] {
+    hinted.prefetch_address(pending.front().in, pending.front().hint);
     hinted.meter(pending.front().in, b, pending.front().hint);
     pending.erase(pending.begin());
   };
   for (std::uint32_t i = 0; i < 20000; ++i) {
-    // Flows come and go: 3,000 keys, idle for more than a second now and then.
-    const ParsedPacket p = udp_packet((i * 7919u) % 3000, static_cast<std::uint16_t>(i % 2), 60 + i % 9);
+    // Flows come and go: 3,000 keys, a third of them IPv6, idle for more than a second now
+    // and then.
+    const std::uint32_t host = (i * 7919u) % 3000;
+    const ParsedPacket p = host % 3 == 0 ? udp6_packet(host, static_cast<std::uint16_t>(i % 2))
+                                         : udp_packet(host, static_cast<std::uint16_t>(i % 2), 60 + i % 9);
     const TimeUs t = TimeUs{i} * 400;
     plain.meter(p, at(t), a);
     MeterInput in;
@@ -648,9 +652,10 @@ TEST(MeterPipeline, MetersLikeOneByOneInOrder) {
     refused_bytes += in.ip_length;
   };
   for (std::uint32_t i = 0; i < 5000; ++i) {
-    // 700 keys, more than maxflows; packet i of a key comes ~7 s after the one before, so
-    // flows end idle on the packet path too.
-    const ParsedPacket p = udp_packet(i % 700, static_cast<std::uint16_t>(i % 3), 60 + i % 11);
+    // 700 keys (every fourth IPv6), more than maxflows; packet i of a key comes ~7 s after the
+    // one before, so flows end idle on the packet path too.
+    const ParsedPacket p = i % 700 % 4 == 0 ? udp6_packet(i % 700, static_cast<std::uint16_t>(i % 3))
+                                            : udp_packet(i % 700, static_cast<std::uint16_t>(i % 3), 60 + i % 11);
     const PacketMeta m = at(TimeUs{i} * 10'000);
     if (plain.meter(p, m, a) == MeterResult::dropped_maxflows) ++refused_plain;
     piped.input_of(p, m, pipeline.slot());
