@@ -14,7 +14,8 @@
 // extension headers. What only the first packet sets (output interface, SPI, creation number)
 // lives in a parallel 12-byte array, only where some flow has any of it; MAC addresses, MPLS
 // labels and bridge ports in a parallel 32-byte extension only when they are enabled. With
-// the index that is 72-84 bytes per IPv4 flow and 32 more per IPv6 flow at 1M flows.
+// the index that is 72-80 bytes per IPv4 flow (the index half to a quarter full) and 32 more
+// per IPv6 flow.
 // FlowRecords are made from entries when flows end (or are dumped).
 //
 // The packet path writes only the flow's own entry: expiry is an incremental sweep over the
