@@ -269,7 +269,9 @@ void FlowCache::rebuild_index(std::size_t slots) {
   index_mask_ = slots - 1;
   // In groups: the keys of a group are hashed and their home slots prefetched before the
   // first of them is placed, so that the index's misses overlap (the slab is read in order).
-  constexpr std::uint32_t kGroup = 16;
+  // 64: the new index is fresh memory, and with groups of 16 the first slot of a group was
+  // placed before its line had arrived (1M opening packets, 0.109 -> 0.105 CPU s).
+  constexpr std::uint32_t kGroup = 64;
   std::array<std::uint64_t, kGroup> hashes{};
   std::array<std::uint32_t, kGroup> ids{};
   for (std::uint32_t first = 0; first < entries_allocated_; first += kGroup) {
