@@ -353,16 +353,10 @@ void FlowCache::record_of(std::uint32_t id, FlowRecord& r) const {
   r.ipv4_options = v6 ? 0 : e.l3_options;
   r.ipv6_ext = v6 ? e.l3_options : 0;
   r.tcp_options = e.tcp_options;
-  if (const auto& rare_chunk = rare_chunks_[id / kChunkEntries]; rare_chunk != nullptr) {
-    const Rare& rarely = rare_chunk[id % kChunkEntries];
-    r.out_ifindex = rarely.out_ifindex;
-    r.ipsec_spi = rarely.ipsec_spi;
-    r.creation_seq = rarely.creation_seq;
-  } else {
-    r.out_ifindex = kNoInterface;
-    r.ipsec_spi = 0;
-    r.creation_seq = 0;
-  }
+  const Rare* rarely = rare_of(id);
+  r.out_ifindex = rarely != nullptr ? rarely->out_ifindex : kNoInterface;
+  r.ipsec_spi = rarely != nullptr ? rarely->ipsec_spi : 0;
+  r.creation_seq = rarely != nullptr ? rarely->creation_seq : 0;
   // Only IPv6 has a flow label, and IPv6 addresses are always in a record.
   r.flow_label = (e.tags & kWideAddresses) != 0 ? static_cast<std::uint32_t>(e.addresses >> 32) : 0;
   // The parser accepts IP only and always names its EtherType.
@@ -445,7 +439,7 @@ MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ende
     // scattered over the slab once flows expire).
     if (free_head_ != kNil) {
       __builtin_prefetch(&entry(free_head_), 1);
-      if (rare_chunks_[free_head_ / kChunkEntries] != nullptr) __builtin_prefetch(&rare(free_head_), 1);
+      if (const Rare* rarely = rare_of(free_head_); rarely != nullptr) __builtin_prefetch(rarely, 1);
     }
     index_[slot] = make_slot(hash, id, slot);
     start_flow(id, in, false);

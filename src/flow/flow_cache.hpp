@@ -218,8 +218,11 @@ class FlowCache {
   }
   Entry& entry(std::uint32_t id) { return at(chunks_, id); }
   const Entry& entry(std::uint32_t id) const { return at(chunks_, id); }
-  Rare& rare(std::uint32_t id) { return at(rare_chunks_, id); }
-  const Rare& rare(std::uint32_t id) const { return at(rare_chunks_, id); }
+  // Entry `id`'s first-packet facts, or nullptr where its chunk has none (all 0).
+  const Rare* rare_of(std::uint32_t id) const {
+    const auto& chunk = rare_chunks_[id / kChunkEntries];
+    return chunk != nullptr ? &chunk[id % kChunkEntries] : nullptr;
+  }
   Address6& address6(std::uint32_t number) { return at(address6_chunks_, number); }
   const Address6& address6(std::uint32_t number) const { return at(address6_chunks_, number); }
   Extension& extension(std::uint32_t id) { return at(ext_chunks_, id); }
