@@ -8,9 +8,9 @@
 // The kernel side is configured as in src/capture/nflog/nflog_source.cpp and
 // src/capture/afpacket/afpacket_source.cpp (read there, not linked, so the baseline does not
 // change when netflowd's code does; keep the constants below in step with them):
-//   NFLOG: copy mode packet, copy range 256 bytes, qthresh 64 packets, flush timeout 1/100 s,
-//          kernel batch buffer 16 * MNL_SOCKET_BUFFER_SIZE, NFULNL_CFG_F_SEQ, SO_RCVBUFFORCE
-//          32 MiB, a 32 * MNL_SOCKET_BUFFER_SIZE receive buffer, poll() with a 100 ms timeout.
+//   NFLOG: copy mode packet, copy range 256 bytes, qthresh 1024 packets, flush timeout
+//          1/100 s, kernel batch buffer 64 KiB, NFULNL_CFG_F_SEQ, SO_RCVBUFFORCE 32 MiB, a
+//          256 KiB receive buffer (recv with MSG_TRUNC), poll() with a 100 ms timeout.
 //   AF_PACKET: ETH_P_ALL bound to the interface, a socket filter that keeps 256 bytes,
 //          32 blocks of 1 MiB, 2048-byte frames, block retire timeout 10 ms, the ring mapped
 //          MAP_LOCKED | MAP_POPULATE, poll() with a 100 ms timeout.
@@ -63,7 +63,8 @@ constexpr int kPollMs = 100;
 
 // NFLOG settings of NflogSource.
 constexpr std::uint32_t kNflogCopyRange = 256;
-constexpr std::uint32_t kNflogQthresh = 64;
+constexpr std::uint32_t kNflogQthresh = 1024;
+constexpr std::uint32_t kNflogBatchBytes = 64 * 1024;
 constexpr std::uint32_t kNflogTimeout = 1;  // 1/100 s
 constexpr int kNflogReceiveBuffer = 32 << 20;
 
@@ -158,11 +159,11 @@ class NflogReader {
       mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof mode, &mode);
       mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(kNflogQthresh));
       mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(kNflogTimeout));
-      mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(static_cast<std::uint32_t>(MNL_SOCKET_BUFFER_SIZE * 16)));
+      mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(kNflogBatchBytes));
       mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_SEQ));
       request(nlh, "configure copy mode", true);
     }
-    buf_.resize(MNL_SOCKET_BUFFER_SIZE * 32);
+    buf_.resize(4 * kNflogBatchBytes);
   }
   ~NflogReader() { mnl_socket_close(nl_); }
   NflogReader(const NflogReader&) = delete;
@@ -175,7 +176,8 @@ class NflogReader {
       pollfd p{fd, POLLIN, 0};
       if (::poll(&p, 1, kPollMs) <= 0) continue;
       for (;;) {
-        const ssize_t n = ::recv(fd, buf_.data(), buf_.size(), MSG_DONTWAIT);
+        ssize_t n = ::recv(fd, buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
+        if (n > static_cast<ssize_t>(buf_.size())) n = static_cast<ssize_t>(buf_.size());  // seq gaps count the rest
         if (n < 0) {
           if (errno == ENOBUFS) {
             bump(c.enobufs, 1);
