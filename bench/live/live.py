@@ -46,6 +46,21 @@ def cmd_cpu(args) -> int:
     return 0
 
 
+def cmd_wakeups(args) -> int:
+    # Voluntary context switches of all the process's threads: each is a sleep (poll, a full
+    # queue, ...) and the wake-up after it, which costs far more than a packet's work.
+    total = 0
+    for task in os.listdir(f"/proc/{args.pid}/task"):
+        try:
+            for line in open(f"/proc/{args.pid}/task/{task}/status"):
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass  # a thread that ended
+    print(total)
+    return 0
+
+
 def socket_inodes(pid: int) -> set:
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -112,6 +127,7 @@ def load_run(d: Path) -> dict:
     r["veth_tx_dropped"] = int(m["g0_txdrop_after"]) - int(m["g0_txdrop_before"])
     r["softnet_dropped"] = int(m["softnet_after"]) - int(m["softnet_before"])
     r["cpu_ns"] = int(m["cpu1"]) - int(m["cpu0"])
+    r["wakeups"] = int(m["wake1"]) - int(m["wake0"]) if "wake0" in m and "wake1" in m else None
     r["netlink_drops"] = int(m.get("netlink_drops", 0))
     r["packet_drops"] = int(m.get("packet_drops", 0))
     if r["kind"] == "null":
@@ -175,6 +191,7 @@ def load_run(d: Path) -> dict:
     r["metered_pps"] = r["metered_a"] / window if window > 0 else 0
     r["sent_pps"] = r["sent"] / window if window > 0 else 0
     r["ns_per_packet"] = r["cpu_ns"] / r["received_a"] if r["received_a"] else float("nan")
+    r["per_wakeup"] = r["received_a"] / r["wakeups"] if r["wakeups"] else float("nan")
     if r["rc"] != 0:
         r["problems"].append(f"consumer exit status {r['rc']}")
     if r["veth_rx"] != r["offered"]:  # IPv6 is off: the generator's frames are all there is on the link
@@ -240,7 +257,8 @@ def summarize(runs: list, variant: str) -> dict:
         out[key] = dict(
             runs=len(rs), sent_pps=med([r["sent_pps"] for r in rs]), offered_pps=med([r["offered_pps"] for r in rs]),
             received_pps=med([r["received_pps"] for r in rs]), metered_pps=med([r["metered_pps"] for r in rs]),
-            ns=med([r["ns_per_packet"] for r in rs]), offered=sum(r["offered"] for r in rs),
+            ns=med([r["ns_per_packet"] for r in rs]), per_wakeup=med([r["per_wakeup"] for r in rs]),
+            offered=sum(r["offered"] for r in rs),
             received=sum(r["received"] for r in rs), metered=sum(r["metered"] for r in rs), drops=drops,
             events=events, uncounted=sum(r["uncounted"] for r in rs), uncounted_a=sum(r["uncounted_a"] for r in rs),
             softnet=sum(r["softnet_dropped"] for r in rs), veth_drop=sum(r["veth_tx_dropped"] for r in rs),
@@ -273,9 +291,9 @@ def render(runs: list, meta: dict) -> tuple:
 
     lines += ["### Packet rate and CPU time per packet", ""]
     lines.append("| source | consumer | workers | offered pps (kernel) | received pps | metered pps | % of the do-nothing "
-                 "reader's rate | consumer CPU ns/packet | × the do-nothing reader's ns/packet | counted drops, all "
-                 "rounds (by kind) | uncounted, all rounds |")
-    lines.append("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
+                 "reader's rate | consumer CPU ns/packet | × the do-nothing reader's ns/packet | packets per "
+                 "wake-up | counted drops, all rounds (by kind) | uncounted, all rounds |")
+    lines.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     verdict_rows = []
     for key in CONSUMERS:
         if key not in s:
@@ -291,7 +309,8 @@ def render(runs: list, meta: dict) -> tuple:
             ratio = f"{g['ns'] / base['ns']:.2f}" if base and base["ns"] == base["ns"] and base["ns"] > 0 else "—"
             verdict_rows.append((key, g, base))
         lines.append(f"| {src} | {who} | {w} | {fmt_pps(g['offered_pps'])} | {fmt_pps(g['received_pps'])} | "
-                     f"{fmt_pps(g['metered_pps'])} | {pct} | {g['ns']:.0f} | {ratio} | {drops_text(g['drops'])} | "
+                     f"{fmt_pps(g['metered_pps'])} | {pct} | {g['ns']:.0f} | {ratio} | "
+                     f"{g['per_wakeup']:,.0f} | {drops_text(g['drops'])} | "
                      f"{fmt_int(g['uncounted'])} |")
     lines.append("")
 
@@ -430,6 +449,9 @@ def main() -> int:
     c = sub.add_parser("cpu")
     c.add_argument("pid", type=int)
     c.set_defaults(fn=cmd_cpu)
+    c = sub.add_parser("wakeups")
+    c.add_argument("pid", type=int)
+    c.set_defaults(fn=cmd_wakeups)
     c = sub.add_parser("sockdrops")
     c.add_argument("netns")
     c.add_argument("pid", type=int)

@@ -195,6 +195,7 @@ softnet_dropped() { # host-wide: the backlog queue overflows (second column, per
   echo "$sum"
 }
 cpu_of() { "$PY" "$HERE/live.py" cpu "$1"; }
+wakeups_of() { "$PY" "$HERE/live.py" wakeups "$1"; }
 now() { date +%s.%N; }
 
 control_answers() { in_meter "$netflowctl" --control "$1/ctl.sock" stat >/dev/null 2>&1; }
@@ -220,7 +221,7 @@ trafgen_args=(--no-sock-mem -o g0 -i "$work/trafgen.cfg" -P 1)
 # kernel must drop: every drop counter is then exercised, at the end of the traffic too.
 run_one() {
   local source=$1 kind=$2 workers=$3 variant=$4 round=$5
-  local dir="$runs/$source-$kind-w$workers-$variant-r$round" pid rc=0 t0 t1 cpu0 cpu1 tg_rc=0 staller=""
+  local dir="$runs/$source-$kind-w$workers-$variant-r$round" pid rc=0 t0 t1 cpu0 cpu1 wake0 wake1 tg_rc=0 staller=""
   local window=$duration limit=()
   [ -n "$rate" ] && limit=(-b "${rate}pps")
   [ "$variant" = stall ] && window=$stall_duration limit=()
@@ -257,6 +258,7 @@ run_one() {
     echo "softnet_before=$(softnet_dropped)"
   } >>"$dir/run.kv"
   cpu0=$(cpu_of "$pid")
+  wake0=$(wakeups_of "$pid")
   t0=$(now)
   ip netns exec "$NS_GEN" timeout -s INT "$window" trafgen "${trafgen_args[@]}" "${limit[@]}" >"$dir/trafgen.out" 2>&1 &
   local tg=$!
@@ -296,6 +298,7 @@ run_one() {
     sleep 0.1
   done
   cpu1=$(cpu_of "$pid")
+  wake1=$(wakeups_of "$pid")
   # Snapshot A: the rates and CPU time per packet.
   if [ "$kind" = null ]; then
     consumer_read "$pid" "$kind" "$dir" >/dev/null
@@ -323,7 +326,7 @@ run_one() {
   wait "$pid" || rc=$?
   nsh_forget "$pid"
   {
-    echo "t0=$t0 t1=$t1 cpu0=$cpu0 cpu1=$cpu1 rule_a=$rule_a rule_b=$(rule_counter) consumer_rc=$rc"
+    echo "t0=$t0 t1=$t1 cpu0=$cpu0 cpu1=$cpu1 wake0=$wake0 wake1=$wake1 rule_a=$rule_a rule_b=$(rule_counter) consumer_rc=$rc"
     echo "g0_txdrop_after=$(in_gen cat /sys/class/net/g0/statistics/tx_dropped)"
     echo "m0_rx_after=$(stat_of m0 rx_packets)"
     echo "softnet_after=$(softnet_dropped)"
