@@ -354,9 +354,10 @@ void FlowCache::record_of(std::uint32_t id, FlowRecord& r) const {
   r.ipv6_ext = v6 ? e.l3_options : 0;
   r.tcp_options = e.tcp_options;
   const Rare* rarely = rare_of(id);
-  r.out_ifindex = rarely != nullptr ? rarely->out_ifindex : kNoInterface;
-  r.ipsec_spi = rarely != nullptr ? rarely->ipsec_spi : 0;
-  r.creation_seq = rarely != nullptr ? rarely->creation_seq : 0;
+  const Rare facts = rarely != nullptr ? *rarely : Rare{kNoInterface, 0, 0};
+  r.out_ifindex = facts.out_ifindex;
+  r.ipsec_spi = facts.ipsec_spi;
+  r.creation_seq = facts.creation_seq;
   // Only IPv6 has a flow label, and IPv6 addresses are always in a record.
   r.flow_label = (e.tags & kWideAddresses) != 0 ? static_cast<std::uint32_t>(e.addresses >> 32) : 0;
   // The parser accepts IP only and always names its EtherType.
