@@ -28,7 +28,7 @@ constexpr std::uint32_t kKernelBatchBytes = 64 * 1024;  // NFULA_CFG_NLBUFSIZ
 // The kernel rounds a batch's allocation (kKernelBatchBytes and its own bookkeeping) up to
 // a power of two and fills all of it, so a batch can be twice kKernelBatchBytes; a batch
 // larger than the receive buffer would be cut short (counted: receive_batch()).
-constexpr std::size_t kReceiveBytes = 4 * kKernelBatchBytes;
+static_assert(kNflogBatchBuffer >= 4 * kKernelBatchBytes);
 
 nlmsghdr* config_header(char* buf, std::uint8_t family, std::uint16_t group) {
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
@@ -58,7 +58,8 @@ TimeUs realtime_now() {
 
 }  // namespace
 
-NflogSource::NflogSource(std::uint16_t group, int receive_buffer_bytes) : group_(group), buf_(kReceiveBytes) {
+NflogSource::NflogSource(std::uint16_t group, int receive_buffer_bytes, std::size_t batch_buffer_bytes)
+    : group_(group), buf_(batch_buffer_bytes) {
   nl_ = mnl_socket_open(NETLINK_NETFILTER);
   if (nl_ == nullptr) throw SetupError(std::string("nflog: netlink socket: ") + std::strerror(errno));
   if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {

@@ -7,6 +7,7 @@
 // could not deliver (socket buffer overrun), which are counted as source drops.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,11 +19,17 @@ struct mnl_socket;
 namespace netflowd {
 
 inline constexpr std::uint32_t kNflogCopyRange = 256;
+// What one recv() takes: a batch the kernel sends (nflog_source.cpp: up to twice its 64 KiB
+// batch buffer), with room to spare. A batch larger than this is cut short and counted as an
+// overrun; the packets it loses show as a sequence gap (source_drops).
+inline constexpr std::size_t kNflogBatchBuffer = 256 * 1024;
 
 class NflogSource final : public CaptureSource {
  public:
   // Throws SetupError (not root, group already bound by another program, ...).
-  NflogSource(std::uint16_t group, int receive_buffer_bytes);
+  // `receive_buffer_bytes`: the socket's buffer (SO_RCVBUF), 0 for the system's default;
+  // `batch_buffer_bytes`: what one recv() takes (smaller only in tests of cut-short batches).
+  NflogSource(std::uint16_t group, int receive_buffer_bytes, std::size_t batch_buffer_bytes = kNflogBatchBuffer);
   ~NflogSource() override;
   NflogSource(const NflogSource&) = delete;
   NflogSource& operator=(const NflogSource&) = delete;
