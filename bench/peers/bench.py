@@ -766,7 +766,10 @@ class Bench:
                   f"handing over and zeroing the memory the flows take. What that costs on this machine "
                   f"(`firsttouch 96`, at the start of the benchmark and after the scaling rounds), in GB/s "
                   f"of memory written for the first time: 4 KiB pages {span('small')}, huge pages {span('huge')} "
-                  f"(the same size again within one process: {span('huge_again')})."]
+                  f"(the same size again within one process: {span('huge_again')}). The total CPU time is "
+                  f"exact, its split is not: the kernel divides it between user and system time by what it "
+                  f"finds at its timer ticks (every 4 ms with Debian's CONFIG_HZ=250, unless the kernel does "
+                  f"precise accounting), so in a 0.1-s run the split is good to about a tick."]
         L += ["", "Memory: *with K flows* is netflowd's RSS while it holds the K flows (the capture is fed through a FIFO "
               "that stays open, so netflowd waits for more packets instead of flushing; read once its CPU time stops "
               "moving); *peak* is the whole run's ru_maxrss, which includes the end-of-capture flush of all K flows "
