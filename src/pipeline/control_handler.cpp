@@ -134,8 +134,12 @@ std::string format_stat_text(const LiveSnapshot& s) {
   out += fmt("Flows: active %llu (peak %llu), mem %lluK, uptime %.0fs.\n", static_cast<u64>(t.active),
              static_cast<u64>(t.cache.peak_flows), static_cast<u64>(t.memory / 1024),
              static_cast<double>(s.taken - s.started) / 1e6);
-  out += fmt("Hash: size %llu, metric %.2f. InHash: %llu pkt, %llu K.\n", static_cast<u64>(t.slots),
-             hash_metric(t.cache), static_cast<u64>(t.cache.packets), static_cast<u64>(t.cache.bytes / 1024));
+  const Rates& r = s.rates;
+  out += fmt("Hash: size %llu, metric %.2f [%.2f, %.2f, %.2f]. InHash: %llu pkt, %llu K.\n", static_cast<u64>(t.slots),
+             hash_metric(t.cache), r.metric_1m, r.metric_5m, r.metric_15m, static_cast<u64>(t.cache.packets),
+             static_cast<u64>(t.cache.bytes / 1024));
+  out += fmt("Rate: %.0f bits/sec, %.0f packets/sec; Avg 1 min: %.0f bps, %.0f pps; 5 min: %.0f bps, %.0f pps\n",
+             r.in_bps, r.in_pps, r.in_bps_1m, r.in_pps_1m, r.in_bps_5m, r.in_pps_5m);
   out += "worker#  <search found new [metric], malformed maxflows>, traffic: <pkt, bytes>, drop: <pkt, bytes>\n";
   auto cache_line = [&](const std::string& label, const FlowCacheStats& fc, std::uint64_t malformed) {
     return fmt("%-8s %llu %llu %llu [%.2f], %llu %llu, traffic: %llu, %llu MB, drop: %llu, %llu K\n", label.c_str(),
@@ -148,11 +152,11 @@ std::string format_stat_text(const LiveSnapshot& s) {
   for (std::size_t i = 0; i < s.workers.size(); ++i) out += cache_line(fmt("worker%zu", i), s.workers[i].cache, 0);
   const ExportTotals& x = s.exporter.transport;
   out +=
-      fmt("Export: Total %llu pkts, %llu MB, %llu flows; Errors %llu pkts; Traffic lost %llu pkts, %llu Kbytes, "
-          "%llu flows.\n",
-          static_cast<u64>(x.delivered), static_cast<u64>(x.delivered_bytes >> 20), static_cast<u64>(x.flow_records),
-          static_cast<u64>(x.lost_datagrams), static_cast<u64>(x.lost_packets), static_cast<u64>(x.lost_bytes >> 10),
-          static_cast<u64>(x.lost_flows));
+      fmt("Export: Rate %.0f bytes/s; Total %llu pkts, %llu MB, %llu flows; Errors %llu pkts; Traffic lost %llu pkts, "
+          "%llu Kbytes, %llu flows.\n",
+          r.out_bytes_per_s, static_cast<u64>(x.delivered), static_cast<u64>(x.delivered_bytes >> 20),
+          static_cast<u64>(x.flow_records), static_cast<u64>(x.lost_datagrams), static_cast<u64>(x.lost_packets),
+          static_cast<u64>(x.lost_bytes >> 10), static_cast<u64>(x.lost_flows));
   for (std::size_t i = 0; i < s.exporter.destinations.size(); ++i) {
     const auto& d = s.exporter.destinations[i];
     if (d.stats.connected) {
@@ -197,6 +201,8 @@ std::string format_stat_snmp(const LiveSnapshot& s) {
   const ExportTotals& x = s.exporter.transport;
   std::string out;
   auto line = [&out](const char* name, u64 v) { out += fmt("%-16s %llu\n", name, v); };
+  line("inBitRate", static_cast<u64>(s.rates.in_bps));
+  line("inPacketRate", static_cast<u64>(s.rates.in_pps));
   line("inFlows", t.cache.flows_created);
   line("inPackets", t.cache.packets);
   line("inBytes", t.cache.bytes);
@@ -207,6 +213,7 @@ std::string format_stat_snmp(const LiveSnapshot& s) {
   line("hashBytes", t.cache.bytes);
   line("dropPackets", t.non_ip + t.malformed + t.cache.maxflows_dropped_packets + t.queue_drops);
   line("dropBytes", t.cache.maxflows_dropped_bytes);
+  line("outByteRate", static_cast<u64>(s.rates.out_bytes_per_s));
   line("outFlows", x.flow_records);
   line("outPackets", x.delivered);
   line("outBytes", x.delivered_bytes);
@@ -259,6 +266,13 @@ std::string format_stat_json(const LiveSnapshot& s) {
           static_cast<u64>(s.exporter.encoder.options_records), static_cast<u64>(s.exporter.encoder.templates),
           static_cast<u64>(x.delivered), static_cast<u64>(x.delivered_bytes), static_cast<u64>(x.lost_datagrams),
           static_cast<u64>(x.lost_flows), static_cast<u64>(s.exporter.encoder.not_exportable_flows));
+  const Rates& r = s.rates;
+  out +=
+      fmt("\"rates\":{\"measured\":%s,\"in_pps\":%.1f,\"in_bps\":%.1f,\"out_bytes_per_s\":%.1f,\"in_pps_1m\":%.1f,"
+          "\"in_bps_1m\":%.1f,\"in_pps_5m\":%.1f,\"in_bps_5m\":%.1f,\"hash_metric\":%.4f,\"hash_metric_1m\":%.4f,"
+          "\"hash_metric_5m\":%.4f,\"hash_metric_15m\":%.4f},",
+          r.measured ? "true" : "false", r.in_pps, r.in_bps, r.out_bytes_per_s, r.in_pps_1m, r.in_bps_1m, r.in_pps_5m,
+          r.in_bps_5m, r.metric, r.metric_1m, r.metric_5m, r.metric_15m);
   out += "\"destinations\":[";
   for (std::size_t i = 0; i < s.exporter.destinations.size(); ++i) {
     const auto& d = s.exporter.destinations[i];

@@ -13,6 +13,10 @@ TimeUs wall_now() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+TimeUs monotonic_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // Subtracts the counters of `base` from `s` (statistics zeroed by flush=2). Gauges (active
 // flows, memory) are not counters and stay as they are.
@@ -146,6 +150,16 @@ void LiveControl::publish_capture(std::size_t index, const CaptureSnapshot& s) {
 void LiveControl::publish_exporter(const ExporterSnapshot& s) {
   std::lock_guard lock(mutex_);
   exporter_ = s;
+  RateTotals t;
+  for (const WorkerSnapshot& w : workers_) {
+    t.in_packets += w.cache.packets;
+    t.in_bytes += w.cache.bytes;
+    t.searched += w.cache.probes;
+    t.found += w.cache.lookups_found;
+    t.created += w.cache.flows_created;
+  }
+  t.out_bytes = exporter_.transport.delivered_bytes;
+  rates_.observe(monotonic_now(), t);
 }
 
 LiveSnapshot LiveControl::raw_snapshot_locked() const {
@@ -163,6 +177,7 @@ LiveSnapshot LiveControl::snapshot() const {
   std::lock_guard lock(mutex_);
   LiveSnapshot s = raw_snapshot_locked();
   subtract(s, baseline_);
+  s.rates = rates_.rates();
   return s;
 }
 

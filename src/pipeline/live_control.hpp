@@ -16,6 +16,7 @@
 #include "export/flow_encoder.hpp"
 #include "flow/flow_cache.hpp"
 #include "packet/parse_status.hpp"
+#include "pipeline/rate_meter.hpp"
 #include "transport/udp_exporter.hpp"
 
 namespace netflowd {
@@ -62,6 +63,7 @@ struct LiveSnapshot {
   std::vector<WorkerSnapshot> workers;
   std::vector<CaptureSnapshot> captures;
   ExporterSnapshot exporter;
+  Rates rates;  // not zeroed by flush=2: rates of the traffic, not totals
 };
 
 class LiveControl {
@@ -80,7 +82,8 @@ class LiveControl {
   std::uint64_t flush_generation() const { return flush_generation_.load(std::memory_order_acquire); }
   void request_flush(bool zero_statistics);
 
-  // Statistics, published by each thread at its scan.
+  // Statistics, published by each thread at its scan. The exporter's (every 100 ms) also
+  // samples the totals for the rates (RateMeter).
   void publish_worker(std::size_t index, const WorkerSnapshot& s);
   void publish_capture(std::size_t index, const CaptureSnapshot& s);
   void publish_exporter(const ExporterSnapshot& s);
@@ -104,6 +107,7 @@ class LiveControl {
   std::vector<CaptureSnapshot> captures_;
   ExporterSnapshot exporter_;
   LiveSnapshot baseline_;  // subtracted from snapshots (flush=2 zeroes statistics)
+  RateMeter rates_;
   std::atomic<std::uint64_t> dump_generation_{0};
   std::size_t dump_answers_ = 0;
   std::vector<FlowRecord> dump_;

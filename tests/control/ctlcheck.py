@@ -172,12 +172,30 @@ def cmd_stat(a):
         eq("memory K (text, json)", v[2], j["memory_bytes"] // 1024)
         if v[1] < v[0]:
             mismatch(f"peak flows {v[1]} below active flows {v[0]}")
-    v = ints(r"^Hash: size (\d+), metric (\d+\.\d+)\. InHash: (\d+) pkt, (\d+) K\.$", text, "Hash")
+    v = ints(r"^Hash: size (\d+), metric (\d+\.\d+) \[(\d+\.\d+), (\d+\.\d+), (\d+\.\d+)\]\. "
+             r"InHash: (\d+) pkt, (\d+) K\.$", text, "Hash")
     if v:
         eq("hash size (text, sum of json workers' hash_slots)", v[0], sum(w["hash_slots"] for w in workers))
         eq("hash metric (text, json)", f"{v[1]:.2f}", f"{j['hash_metric']:.2f}")
-        eq("InHash pkt (text, json metered_packets)", v[2], j["metered_packets"])
-        eq("InHash K (text, json metered_bytes)", v[3], j["metered_bytes"] // 1024)
+        eq("InHash pkt (text, json metered_packets)", v[5], j["metered_packets"])
+        eq("InHash K (text, json metered_bytes)", v[6], j["metered_bytes"] // 1024)
+        for k, avg in zip(("1m", "5m", "15m"), v[2:5]):
+            if avg < 1:
+                mismatch(f"hash metric {k} average {avg} below 1.00, its least possible value")
+    # Rates are resampled every 4 s, so the views (taken one after the other) may straddle a
+    # sample: only their form and sense are checked here, the values in unit_pipeline.RateMeter.
+    v = ints(r"^Rate: (\d+) bits/sec, (\d+) packets/sec; Avg 1 min: (\d+) bps, (\d+) pps; "
+             r"5 min: (\d+) bps, (\d+) pps$", text, "Rate")
+    rates = j.get("rates")
+    if not isinstance(rates, dict) or not isinstance(rates.get("measured"), bool):
+        mismatch(f"json: no rates object with 'measured': {rates!r}")
+    else:
+        for k in ("in_pps", "in_bps", "out_bytes_per_s", "in_pps_1m", "in_bps_1m", "in_pps_5m", "in_bps_5m"):
+            if not isinstance(rates.get(k), (int, float)) or rates[k] < 0:
+                mismatch(f"json rates.{k} = {rates.get(k)!r}")
+        for k in ("hash_metric", "hash_metric_1m", "hash_metric_5m", "hash_metric_15m"):
+            if not isinstance(rates.get(k), (int, float)) or rates[k] < 1:
+                mismatch(f"json rates.{k} = {rates.get(k)!r}, below 1")
     line = r" (\d+) (\d+) (\d+) \[(\d+\.\d+)\], (\d+) (\d+), traffic: (\d+), (\d+) MB, drop: (\d+), (\d+) K$"
     v = ints(r"^Total   " + line, text, "Total")
     if v:
@@ -192,8 +210,8 @@ def cmd_stat(a):
             eq(f"worker{i} new (text, json)", v[2], w["flows_created"])
             eq(f"worker{i} traffic pkt (text, json)", v[6], w["packets"])
             eq(f"worker{i} maxflows (text, json)", v[5], w["maxflows_dropped"])
-    v = ints(r"^Export: Total (\d+) pkts, (\d+) MB, (\d+) flows; Errors (\d+) pkts; Traffic lost (\d+) pkts, "
-             r"(\d+) Kbytes, (\d+) flows\.$", text, "Export")
+    v = ints(r"^Export: Rate \d+ bytes/s; Total (\d+) pkts, (\d+) MB, (\d+) flows; Errors (\d+) pkts; "
+             r"Traffic lost (\d+) pkts, (\d+) Kbytes, (\d+) flows\.$", text, "Export")
     if v:
         eq("Export Total pkts (text, json delivered)", v[0], x["delivered"])
         eq("Export MB (text, json delivered_bytes)", v[1], x["delivered_bytes"] >> 20)
@@ -267,6 +285,11 @@ def cmd_stat(a):
             return None
         return float(snmp[name][0]) if "." in snmp[name][0] else int(snmp[name][0])
 
+    for name in ("inBitRate", "inPacketRate", "outByteRate"):  # rates: see the Rate line above
+        if not isinstance(s1(name), int) or s1(name) < 0:
+            mismatch(f"stat --snmp: {name} {snmp.get(name)!r} is not a count")
+    if snmp_lines and snmp_lines[0][0] != "inBitRate":
+        mismatch(f"stat --snmp: first line {snmp_lines[0]!r}, upstream's order starts with inBitRate")
     eq("snmp inFlows", s1("inFlows"), j["flows_created"])
     eq("snmp inPackets", s1("inPackets"), j["metered_packets"])
     eq("snmp inBytes", s1("inBytes"), j["metered_bytes"])

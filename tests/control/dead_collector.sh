@@ -60,7 +60,7 @@ sent=$(jq_ "$NSH_WORK/dead.json" 'j["destinations"][0]["sent"]')
 ((lost > 0 && lost_flows > 0)) || ctl_error "nothing listens, yet lost_datagrams $lost, lost_flows $lost_flows"
 grep -qE "^sock0: 127\.0\.0\.1:$PORT, sndbuf [0-9]+; sent $sent; err: sndbuf reached 0, connect 0, cberr $cberr, other 0$" \
     "$NSH_WORK/dead.txt" || ctl_error "stat: sock0 line does not show sent $sent, cberr $cberr: $(grep '^sock0' "$NSH_WORK/dead.txt")"
-grep -qE "^Export: Total [0-9]+ pkts, [0-9]+ MB, [0-9]+ flows; Errors $lost pkts; Traffic lost [0-9]+ pkts, [0-9]+ Kbytes, $lost_flows flows\.$" \
+grep -qE "^Export: Rate [0-9]+ bytes/s; Total [0-9]+ pkts, [0-9]+ MB, [0-9]+ flows; Errors $lost pkts; Traffic lost [0-9]+ pkts, [0-9]+ Kbytes, $lost_flows flows\.$" \
     "$NSH_WORK/dead.txt" || ctl_error "stat: Export line does not show $lost lost datagrams, $lost_flows lost flows"
 grep -qE "^errTotal +$cberr$" "$NSH_WORK/dead.snmp" || ctl_error "stat --snmp: $(grep errTotal "$NSH_WORK/dead.snmp"), expected $cberr"
 grep -qE "^lostFlows +$lost_flows$" "$NSH_WORK/dead.snmp" || ctl_error "stat --snmp: $(grep lostFlows "$NSH_WORK/dead.snmp"), expected $lost_flows"

@@ -104,6 +104,21 @@ wait "$TRAFFIC_PID" || ctl_fail "the traffic generator failed"
 nsh_forget "$TRAFFIC_PID"
 TOTAL=$(python3 -c 'import json,sys; print(sum(json.loads(l)["packets"] for l in open(sys.argv[1])))' "$NSH_WORK/flows.jsonl")
 ctl_log "traffic done at $(elapsed): $TOTAL datagrams in $FLOWS flows"
+# The rates (sampled every 4 s since netflowd started; the traffic ran longer than that): they
+# are measured, and the one-minute averages are this traffic's, whose rounds mix all datagram
+# sizes evenly: bits per packet = 8 x the metered bytes per packet (within 10 %).
+nfctl_ok stat --json >"$NSH_WORK/rates.json"
+python3 - "$NSH_WORK/rates.json" <<'EOF' || ctl_error "stat --json rates after the traffic: $(cat "$NSH_WORK/rates.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+r = j["rates"]
+print(f"rates: {r}", file=sys.stderr)
+assert r["measured"] and r["in_pps_1m"] > 0 and r["in_bps_1m"] > 0, "no rate measured"
+want = 8 * j["metered_bytes"] / j["metered_packets"]
+got = r["in_bps_1m"] / r["in_pps_1m"]
+assert abs(got - want) <= 0.1 * want, f"bits per packet {got:.1f}, metered {want:.1f}"
+EOF
+grep -E '^Rate: [0-9]+ bits/sec' <(nfctl stat) >&2 || ctl_error "stat: no Rate line"
 # Settled: every flow expired (inactive 1 s) and its record sent.
 settled() {
     [[ $(nfctl stat --snmp | awk '$1 == "outFlows" || $1 == "lostFlows" { n += $2 } END { print n + 0 }') == \
