@@ -11,27 +11,41 @@ namespace {
 
 using parse_detail::Frame;
 
-// TCP or UDP header at `l4`, `avail` bytes of the datagram captured from there on; as
-// parse_l4 reads them.
-bool transport(const Frame& f, std::size_t l4, std::size_t avail, std::uint8_t protocol, MeterInput& in,
-               std::uint16_t& src_port, std::uint16_t& dst_port) {
-  if (protocol == parse_detail::kProtoTcp) {
-    if (avail < 20) return false;
-    in.tcp_flags = f.u8(l4 + 13);
-    const std::size_t header_len = std::size_t{f.u8(l4 + 12)} / 16 * 4;
-    std::uint64_t options = 0;
-    if (header_len > 20) {
-      parse_detail::walk_options(f, l4 + 20, l4 + std::min(header_len, avail), [&options](std::uint8_t kind) {
-        if (kind < 64) options |= std::uint64_t{1} << kind;
-      });
+// The transport header at `l4`, `avail` bytes of the datagram captured from there on, as
+// parse_l4 reads it: TCP, UDP and UDP-Lite, SCTP, and ICMP of the packet's own family (the
+// type and code as the destination port). Anything else goes the general way.
+bool transport(const Frame& f, std::size_t l4, std::size_t avail, std::uint8_t protocol, IpFamily family,
+               MeterInput& in, std::uint16_t& src_port, std::uint16_t& dst_port) {
+  in.tcp_flags = 0;
+  in.tcp_options = 0;
+  switch (protocol) {
+    case parse_detail::kProtoTcp: {
+      if (avail < 20) return false;
+      in.tcp_flags = f.u8(l4 + 13);
+      const std::size_t header_len = std::size_t{f.u8(l4 + 12)} / 16 * 4;
+      std::uint64_t options = 0;
+      if (header_len > 20) {
+        parse_detail::walk_options(f, l4 + 20, l4 + std::min(header_len, avail), [&options](std::uint8_t kind) {
+          if (kind < 64) options |= std::uint64_t{1} << kind;
+        });
+      }
+      in.tcp_options = options;
+      break;
     }
-    in.tcp_options = options;
-  } else if (protocol == parse_detail::kProtoUdp) {
-    if (avail < 8) return false;
-    in.tcp_flags = 0;
-    in.tcp_options = 0;
-  } else {
-    return false;
+    case parse_detail::kProtoUdp:
+    case parse_detail::kProtoUdpLite:
+      if (avail < 8) return false;
+      break;
+    case parse_detail::kProtoSctp:
+      if (avail < 12) return false;
+      break;
+    case parse_detail::kProtoIcmp:
+    case parse_detail::kProtoIcmpv6:
+      if ((protocol == parse_detail::kProtoIcmp) != (family == IpFamily::v4) || avail < 4) return false;
+      src_port = 0;
+      dst_port = static_cast<std::uint16_t>(f.u8(l4) << 8 | f.u8(l4 + 1));
+      return true;
+    default: return false;
   }
   src_port = f.u16(l4);
   dst_port = f.u16(l4 + 2);
@@ -125,7 +139,7 @@ bool fast_meter_input(LinkType link, std::span<const std::uint8_t> frame, std::u
   }
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
-  if (!transport(f, l4, end > l4 ? end - l4 : 0, protocol, in, src_port, dst_port)) return false;
+  if (!transport(f, l4, end > l4 ? end - l4 : 0, protocol, family, in, src_port, dst_port)) return false;
 
   k.core[4] = flow_key_detail::port_word(src_port, dst_port, meta.in_ifindex);
   k.core[5] = flow_key_detail::tag_word(vlan, protocol, tos, family);

@@ -1,10 +1,11 @@
 // The common packet, from its bytes straight to its metering form.
 //
-// Most packets a router meters are TCP or UDP over IPv4 without options or over IPv6 without
-// extension headers, in an Ethernet frame with at most one VLAN tag (or with no link header,
-// as NFLOG hands them). For those, fast_meter_input() fills the MeterInput directly from the
-// frame, without the general parser's ParsedPacket in between: about a third of the
-// instructions of parse_packet() + apply_capture_meta() + make_meter_input().
+// Most packets a router meters are TCP, UDP (and UDP-Lite), SCTP or ICMP over IPv4 without
+// options or over IPv6 without extension headers, in an Ethernet frame with at most one VLAN
+// tag (or with no link header, as NFLOG hands them). For those, fast_meter_input() fills the
+// MeterInput directly from the frame, without the general parser's ParsedPacket in between:
+// about a third of the instructions of parse_packet() + apply_capture_meta() +
+// make_meter_input().
 //
 // It accepts a frame only when that general path would give exactly the same MeterInput
 // (tests/unit/flow/fast_input_test.cpp compares the two over generated and mutated frames);

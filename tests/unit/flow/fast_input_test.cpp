@@ -26,7 +26,8 @@ struct Case {
 };
 
 // Ethernet with no, one or two tags; IPv4 with and without options, fragments; IPv6 with and
-// without extension headers; TCP with and without options, UDP, ICMP, SCTP; raw IP links.
+// without extension headers; TCP with and without options, UDP, UDP-Lite, ICMP of either
+// family (and in the other), SCTP, GRE; raw IP links.
 std::vector<Case> seed_cases() {
   std::vector<Case> cases;
   const std::vector<std::uint8_t> tcp_options = {2, 4, 5, 0xb4, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 4, 2, 1, 0};
@@ -76,10 +77,32 @@ std::vector<Case> seed_cases() {
       cases.push_back({LinkType::ethernet, b.bytes(), false});
     }
     {
-      FrameBuilder b;  // ICMP
+      FrameBuilder b;  // ICMP: type and code as the destination port
       l2(b, 0x0800);
       b.ipv4(1, 20 + 8, 1, 2).raw({8, 0, 0, 0, 0, 1, 0, 1});
+      cases.push_back({LinkType::ethernet, b.bytes(), common});
+    }
+    {
+      FrameBuilder b;  // ICMPv6
+      l2(b, 0x86dd);
+      b.ipv6(58, 8).raw({128, 0, 0, 0, 0, 7, 0, 1});
+      cases.push_back({LinkType::ethernet, b.bytes(), common});
+    }
+    {
+      FrameBuilder b;  // ICMPv6's number in IPv4 and ICMP's in IPv6: just protocols, no ports
+      l2(b, 0x0800);
+      b.ipv4(58, 20 + 8, 1, 2).raw({128, 0, 0, 0, 0, 7, 0, 1});
       cases.push_back({LinkType::ethernet, b.bytes(), false});
+      FrameBuilder c;
+      l2(c, 0x86dd);
+      c.ipv6(1, 8).raw({8, 0, 0, 0, 0, 1, 0, 1});
+      cases.push_back({LinkType::ethernet, c.bytes(), false});
+    }
+    {
+      FrameBuilder b;  // UDP-Lite
+      l2(b, 0x0800);
+      b.ipv4(136, 20 + 8 + 4, 3, 4).udp(5000, 5001, 8).raw({1, 2, 3, 4});
+      cases.push_back({LinkType::ethernet, b.bytes(), common});
     }
     {
       FrameBuilder b;  // IPv6 with a destination-options header before UDP
@@ -96,6 +119,11 @@ std::vector<Case> seed_cases() {
   {
     FrameBuilder b;  // SCTP
     b.ethernet(0x0800).ipv4(132, 32, 1, 2).u16(1).u16(2).zeros(8);
+    cases.push_back({LinkType::ethernet, b.bytes(), true});
+  }
+  {
+    FrameBuilder b;  // GRE: no ports, the general way
+    b.ethernet(0x0800).ipv4(47, 28, 1, 2).zeros(8);
     cases.push_back({LinkType::ethernet, b.bytes(), false});
   }
   for (LinkType link : {LinkType::raw_ip, LinkType::ipv4}) {
