@@ -59,27 +59,36 @@ bool fast_meter_input(LinkType link, std::span<const std::uint8_t> frame, std::u
   using namespace parse_detail;
   const Frame f{frame.data(), frame.size(), std::max<std::size_t>(wire_length, frame.size())};
 
-  // Link layer: where the IP header starts, its version, and the in-frame VLAN tag.
+  // Link layer: where the IP header starts, its version, and the in-frame VLAN tags (two at
+  // most, as the parser keeps).
   std::size_t off = 0;
   unsigned version = 0;
-  std::uint16_t frame_tag = 0;
+  std::uint16_t outer_tag = 0;
+  std::uint16_t inner_tag = 0;
   switch (link) {
     case LinkType::ethernet: {
       if (!f.has(0, 14)) return false;
       std::uint16_t type = f.u16(12);
       off = 14;
-      if (type == kEther8021Q || type == kEther8021AD || type == kEtherQinQOld) {
+      auto is_tag = [](std::uint16_t t) { return t == kEther8021Q || t == kEther8021AD || t == kEtherQinQOld; };
+      if (is_tag(type)) {
         if (!f.has(14, 4)) return false;
-        frame_tag = f.u16(14);
+        outer_tag = f.u16(14);
         type = f.u16(16);
         off = 18;
+        if (is_tag(type)) {
+          if (!f.has(18, 4)) return false;
+          inner_tag = f.u16(18);
+          type = f.u16(20);
+          off = 22;
+        }
       }
       if (type == kEtherIpv4) {
         version = 4;
       } else if (type == kEtherIpv6) {
         version = 6;
       } else {
-        return false;  // a second tag, MPLS, or not IP
+        return false;  // a third tag, MPLS, or not IP
       }
       break;
     }
@@ -91,10 +100,11 @@ bool fast_meter_input(LinkType link, std::span<const std::uint8_t> frame, std::u
     case LinkType::ipv6: version = 6; break;
     default: return false;
   }
-  // A tag removed before capture is the outer one (apply_capture_meta).
+  // A tag removed before capture is the outer one, and the innermost in the frame then goes
+  // (apply_capture_meta).
   const std::array<std::uint16_t, kMaxVlanTags> vlan =
-      meta.has_stripped_vlan ? std::array<std::uint16_t, kMaxVlanTags>{meta.stripped_vlan_tci, frame_tag}
-                             : std::array<std::uint16_t, kMaxVlanTags>{frame_tag, 0};
+      meta.has_stripped_vlan ? std::array<std::uint16_t, kMaxVlanTags>{meta.stripped_vlan_tci, outer_tag}
+                             : std::array<std::uint16_t, kMaxVlanTags>{outer_tag, inner_tag};
 
   PackedFlowKey& k = in.key;
   std::uint8_t protocol = 0;

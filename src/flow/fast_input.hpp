@@ -1,16 +1,16 @@
 // The common packet, from its bytes straight to its metering form.
 //
 // Most packets a router meters are TCP, UDP (and UDP-Lite), SCTP or ICMP over IPv4 without
-// options or over IPv6 without extension headers, in an Ethernet frame with at most one VLAN
-// tag (or with no link header, as NFLOG hands them). For those, fast_meter_input() fills the
+// options or over IPv6 without extension headers, in an Ethernet frame with at most two VLAN
+// tags (or with no link header, as NFLOG hands them). For those, fast_meter_input() fills the
 // MeterInput directly from the frame, without the general parser's ParsedPacket in between:
 // about a third of the instructions of parse_packet() + apply_capture_meta() +
 // make_meter_input().
 //
 // It accepts a frame only when that general path would give exactly the same MeterInput
 // (tests/unit/flow/fast_input_test.cpp compares the two over generated and mutated frames);
-// anything else (other protocols, options, fragments, short or malformed frames, two tags in
-// the frame) returns false, and the caller parses the frame the general way, which also
+// anything else (other protocols, options, fragments, short or malformed frames, three tags
+// in the frame) returns false, and the caller parses the frame the general way, which also
 // counts what is malformed. Only for the default key: the caller takes the general path when
 // MAC addresses or MPLS labels are key fields or aggregation rules are set.
 #pragma once
