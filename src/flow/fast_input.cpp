@@ -41,9 +41,9 @@ bool transport(const Frame& f, std::size_t l4, std::size_t avail, std::uint8_t p
       break;
     case parse_detail::kProtoIcmp:
     case parse_detail::kProtoIcmpv6:
-      if ((protocol == parse_detail::kProtoIcmp) != (family == IpFamily::v4) || avail < 4) return false;
+      if (!parse_detail::is_icmp_of_family(protocol, family) || avail < 4) return false;
       src_port = 0;
-      dst_port = static_cast<std::uint16_t>(f.u8(l4) << 8 | f.u8(l4 + 1));
+      dst_port = parse_detail::icmp_port(f.u8(l4), f.u8(l4 + 1));
       return true;
     default: return false;
   }
@@ -70,13 +70,12 @@ bool fast_meter_input(LinkType link, std::span<const std::uint8_t> frame, std::u
       if (!f.has(0, 14)) return false;
       std::uint16_t type = f.u16(12);
       off = 14;
-      auto is_tag = [](std::uint16_t t) { return t == kEther8021Q || t == kEther8021AD || t == kEtherQinQOld; };
-      if (is_tag(type)) {
+      if (is_vlan_ethertype(type)) {
         if (!f.has(14, 4)) return false;
         outer_tag = f.u16(14);
         type = f.u16(16);
         off = 18;
-        if (is_tag(type)) {
+        if (is_vlan_ethertype(type)) {
           if (!f.has(18, 4)) return false;
           inner_tag = f.u16(18);
           type = f.u16(20);

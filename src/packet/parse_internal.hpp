@@ -50,6 +50,19 @@ inline constexpr std::uint8_t kProtoIpv6Dst = 60;
 inline constexpr std::uint8_t kProtoSctp = 132;
 inline constexpr std::uint8_t kProtoUdpLite = 136;
 
+// 802.1ad (S-tag) / 802.1Q (C-tag) and the legacy 0x9100 QinQ type.
+inline bool is_vlan_ethertype(std::uint16_t type) {
+  return type == kEther8021Q || type == kEther8021AD || type == kEtherQinQOld;
+}
+// ICMP counts as such only inside its own family (ICMP in IPv6, ICMPv6 in IPv4, is just a
+// protocol); its type and code then stand in the destination port.
+inline bool is_icmp_of_family(std::uint8_t protocol, IpFamily family) {
+  return (protocol == kProtoIcmp && family == IpFamily::v4) || (protocol == kProtoIcmpv6 && family == IpFamily::v6);
+}
+inline std::uint16_t icmp_port(std::uint8_t type, std::uint8_t code) {
+  return static_cast<std::uint16_t>(type << 8 | code);
+}
+
 // Walks an IPv4 or TCP option list (the same type-length-value layout, RFC 791 / RFC 9293):
 // calls on_type(type) for every option, the terminating end-of-list (0) included; no-op (1)
 // is one byte; a length below 2 or running past `end` stops the walk.

@@ -32,8 +32,7 @@ ParseStatus parse_raw(const Frame& f, std::size_t offset, ParsedPacket& out) {
 
 ParseStatus parse_ethertype_chain(const Frame& f, std::size_t offset, std::uint16_t ethertype, ParsedPacket& out,
                                   std::size_t& l3_offset) {
-  // 802.1ad (S-tag) / 802.1Q (C-tag); the legacy 0x9100 QinQ type is accepted too.
-  while (ethertype == kEther8021Q || ethertype == kEther8021AD || ethertype == kEtherQinQOld) {
+  while (is_vlan_ethertype(ethertype)) {
     if (!f.has(offset, 4)) return ParseStatus::truncated_l2;
     if (out.vlan_count == kMaxVlanTags) return ParseStatus::too_many_vlan_tags;
     out.vlan_tci[out.vlan_count++] = f.u16(offset);

@@ -48,12 +48,11 @@ ParseStatus parse_l4(const Frame& f, std::size_t offset, std::size_t end, Parsed
       return ParseStatus::ok;
     case kProtoIcmp:
     case kProtoIcmpv6:
-      // ICMP only counts as such inside its own family (ICMP in IPv6 is just a protocol).
-      if ((out.protocol == kProtoIcmp) != (out.family == IpFamily::v4)) return ParseStatus::ok;
+      if (!is_icmp_of_family(out.protocol, out.family)) return ParseStatus::ok;
       if (avail < 4) return ParseStatus::truncated_l4;
       out.icmp_type = f.u8(offset);
       out.icmp_code = f.u8(offset + 1);
-      out.dst_port = static_cast<std::uint16_t>(out.icmp_type << 8 | out.icmp_code);
+      out.dst_port = icmp_port(out.icmp_type, out.icmp_code);
       return ParseStatus::ok;
     case kProtoIgmp:
       if (out.family != IpFamily::v4) return ParseStatus::ok;

@@ -150,16 +150,10 @@ void LiveControl::publish_capture(std::size_t index, const CaptureSnapshot& s) {
 void LiveControl::publish_exporter(const ExporterSnapshot& s) {
   std::lock_guard lock(mutex_);
   exporter_ = s;
-  RateTotals t;
-  for (const WorkerSnapshot& w : workers_) {
-    t.in_packets += w.cache.packets;
-    t.in_bytes += w.cache.bytes;
-    t.searched += w.cache.probes;
-    t.found += w.cache.lookups_found;
-    t.created += w.cache.flows_created;
-  }
-  t.out_bytes = exporter_.transport.delivered_bytes;
-  rates_.observe(monotonic_now(), t);
+  FlowCacheStats cache;
+  for (const WorkerSnapshot& w : workers_) cache += w.cache;
+  rates_.observe(monotonic_now(), {cache.packets, cache.bytes, exporter_.transport.delivered_bytes, cache.probes,
+                                   cache.lookups_found, cache.flows_created});
 }
 
 LiveSnapshot LiveControl::raw_snapshot_locked() const {
