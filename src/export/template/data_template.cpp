@@ -1,5 +1,6 @@
 #include "export/template/data_template.hpp"
 
+#include <array>
 #include <cstring>
 #include <span>
 
@@ -168,6 +169,23 @@ constexpr BlockField kBaseIpfix[] = {{F::in_if, 4},    {F::out_if, 4},   {F::pac
                                      {F::bytes, 8},    {F::first_ms, 8}, {F::last_ms, 8},
                                      {F::protocol, 1}, {F::tos, 1},      {F::end_reason, 1}};
 
+// Whole records of the common shapes (no optional group): address block, ports and flags,
+// base block.
+template <std::size_t A, std::size_t B, std::size_t C>
+constexpr std::array<BlockField, A + B + C> joined(const BlockField (&a)[A], const BlockField (&b)[B],
+                                                   const BlockField (&c)[C]) {
+  std::array<BlockField, A + B + C> out{};
+  std::size_t n = 0;
+  for (const BlockField& f : a) out[n++] = f;
+  for (const BlockField& f : b) out[n++] = f;
+  for (const BlockField& f : c) out[n++] = f;
+  return out;
+}
+constexpr auto kV4PortsV9 = joined(kAddressesV4, kPortsFlags, kBaseV9);
+constexpr auto kV4PortsIpfix = joined(kAddressesV4, kPortsFlags, kBaseIpfix);
+constexpr auto kV6PortsV9 = joined(kAddressesV6, kPortsFlags, kBaseV9);
+constexpr auto kV6PortsIpfix = joined(kAddressesV6, kPortsFlags, kBaseIpfix);
+
 template <std::size_t N>
 constexpr std::size_t block_length(const BlockField (&block)[N]) {
   std::size_t n = 0;
@@ -187,12 +205,46 @@ std::uint32_t uptime_ms(TimeUs t, const RecordClock& clock) {
   return static_cast<std::uint32_t>(static_cast<std::uint64_t>(us_to_ms(t - clock.boot)));
 }
 
+// The blocks' bytes, stored at `p` (claimed by the caller).
+using W = ByteWriter;
+void store_addresses_v4(std::uint8_t* p, const FlowRecord& r) {
+  std::memcpy(p, r.key.src.data(), 4);
+  std::memcpy(p + 4, r.key.dst.data(), 4);
+  W::store_be(p + 8, std::uint32_t{0});  // next hop: no routing table behind a capture
+  p[12] = r.key.family == IpFamily::v6 ? 6 : 4;
+}
+void store_addresses_v6(std::uint8_t* p, const FlowRecord& r) {
+  std::memcpy(p, r.key.src.data(), 16);
+  std::memcpy(p + 16, r.key.dst.data(), 16);
+  std::memset(p + 32, 0, 16);  // next hop
+  p[48] = r.key.family == IpFamily::v6 ? 6 : 4;
+}
+void store_ports_flags(std::uint8_t* p, const FlowRecord& r) {
+  W::store_be(p, r.key.src_port);
+  W::store_be(p + 2, r.key.dst_port);
+  p[4] = r.tcp_flags;
+}
 // The first 24 bytes of the base block, the same in both dialects: interfaces and counters.
 void store_base_start(std::uint8_t* p, const FlowRecord& r) {
-  ByteWriter::store_be(p, r.key.in_ifindex);
-  ByteWriter::store_be(p + 4, r.out_ifindex);
-  ByteWriter::store_be(p + 8, r.packets);
-  ByteWriter::store_be(p + 16, r.bytes);
+  W::store_be(p, r.key.in_ifindex);
+  W::store_be(p + 4, r.out_ifindex);
+  W::store_be(p + 8, r.packets);
+  W::store_be(p + 16, r.bytes);
+}
+void store_base_v9(std::uint8_t* p, const FlowRecord& r, const RecordClock& clock) {
+  store_base_start(p, r);
+  W::store_be(p + 24, uptime_ms(r.first, clock));
+  W::store_be(p + 28, uptime_ms(r.last, clock));
+  p[32] = r.key.protocol;
+  p[33] = r.key.tos;
+}
+void store_base_ipfix(std::uint8_t* p, const FlowRecord& r) {
+  store_base_start(p, r);
+  W::store_be(p + 24, static_cast<std::uint64_t>(us_to_ms(r.first)));
+  W::store_be(p + 32, static_cast<std::uint64_t>(us_to_ms(r.last)));
+  p[40] = r.key.protocol;
+  p[41] = r.key.tos;
+  p[42] = static_cast<std::uint8_t>(r.end_reason);
 }
 
 void write_field(ByteWriter& w, const TemplateField& f, const FlowRecord& r, const RecordClock& clock) {
@@ -259,11 +311,13 @@ std::vector<RecordOp> compile_record(const std::vector<TemplateField>& fields, b
     RecordStep step;
     std::span<const BlockField> fields;
   };
-  static constexpr Block kBlocks[] = {{RecordStep::addresses_v4, kAddressesV4},
-                                      {RecordStep::addresses_v6, kAddressesV6},
-                                      {RecordStep::ports_flags, kPortsFlags},
-                                      {RecordStep::base_v9, kBaseV9},
-                                      {RecordStep::base_ipfix, kBaseIpfix}};
+  // Whole common records first: one step, one dispatch per record.
+  static constexpr Block kBlocks[] = {
+      {RecordStep::v4_ports_v9, kV4PortsV9},    {RecordStep::v4_ports_ipfix, kV4PortsIpfix},
+      {RecordStep::v6_ports_v9, kV6PortsV9},    {RecordStep::v6_ports_ipfix, kV6PortsIpfix},
+      {RecordStep::addresses_v4, kAddressesV4}, {RecordStep::addresses_v6, kAddressesV6},
+      {RecordStep::ports_flags, kPortsFlags},   {RecordStep::base_v9, kBaseV9},
+      {RecordStep::base_ipfix, kBaseIpfix}};
   std::vector<RecordOp> program;
   for (std::size_t i = 0; i < fields.size();) {
     const auto at = static_cast<std::uint8_t>(i);
@@ -282,59 +336,54 @@ std::vector<RecordOp> compile_record(const std::vector<TemplateField>& fields, b
 
 void write_data_record(ByteWriter& w, const std::vector<TemplateField>& fields, const std::vector<RecordOp>& program,
                        const FlowRecord& r, const RecordClock& clock) {
-  const FlowKey& k = r.key;
-  using W = ByteWriter;
+  // Claims the step's bytes, then stores them at fixed offsets.
+  auto put = [&w](std::size_t length, auto&& store) {
+    std::uint8_t* p = w.claim(length);
+    if (p == nullptr) return false;
+    store(p);
+    return true;
+  };
+  constexpr std::size_t v4 = block_length(kAddressesV4), v6 = block_length(kAddressesV6),
+                        ports = block_length(kPortsFlags), v9 = block_length(kBaseV9), ipfix = block_length(kBaseIpfix);
   for (const RecordOp op : program) {
+    bool ok = true;
     switch (op.step) {
       case RecordStep::field: write_field(w, fields[op.field], r, clock); break;
-      case RecordStep::addresses_v4: {
-        std::uint8_t* p = w.claim(block_length(kAddressesV4));
-        if (p == nullptr) return;
-        std::memcpy(p, k.src.data(), 4);
-        std::memcpy(p + 4, k.dst.data(), 4);
-        W::store_be(p + 8, std::uint32_t{0});  // next hop: no routing table behind a capture
-        p[12] = k.family == IpFamily::v6 ? 6 : 4;
+      case RecordStep::addresses_v4: ok = put(v4, [&](std::uint8_t* p) { store_addresses_v4(p, r); }); break;
+      case RecordStep::addresses_v6: ok = put(v6, [&](std::uint8_t* p) { store_addresses_v6(p, r); }); break;
+      case RecordStep::ports_flags: ok = put(ports, [&](std::uint8_t* p) { store_ports_flags(p, r); }); break;
+      case RecordStep::base_v9: ok = put(v9, [&](std::uint8_t* p) { store_base_v9(p, r, clock); }); break;
+      case RecordStep::base_ipfix: ok = put(ipfix, [&](std::uint8_t* p) { store_base_ipfix(p, r); }); break;
+      case RecordStep::v4_ports_v9:
+        ok = put(v4 + ports + v9, [&](std::uint8_t* p) {
+          store_addresses_v4(p, r);
+          store_ports_flags(p + v4, r);
+          store_base_v9(p + v4 + ports, r, clock);
+        });
         break;
-      }
-      case RecordStep::addresses_v6: {
-        std::uint8_t* p = w.claim(block_length(kAddressesV6));
-        if (p == nullptr) return;
-        std::memcpy(p, k.src.data(), 16);
-        std::memcpy(p + 16, k.dst.data(), 16);
-        std::memset(p + 32, 0, 16);  // next hop
-        p[48] = k.family == IpFamily::v6 ? 6 : 4;
+      case RecordStep::v4_ports_ipfix:
+        ok = put(v4 + ports + ipfix, [&](std::uint8_t* p) {
+          store_addresses_v4(p, r);
+          store_ports_flags(p + v4, r);
+          store_base_ipfix(p + v4 + ports, r);
+        });
         break;
-      }
-      case RecordStep::ports_flags: {
-        std::uint8_t* p = w.claim(block_length(kPortsFlags));
-        if (p == nullptr) return;
-        W::store_be(p, k.src_port);
-        W::store_be(p + 2, k.dst_port);
-        p[4] = r.tcp_flags;
+      case RecordStep::v6_ports_v9:
+        ok = put(v6 + ports + v9, [&](std::uint8_t* p) {
+          store_addresses_v6(p, r);
+          store_ports_flags(p + v6, r);
+          store_base_v9(p + v6 + ports, r, clock);
+        });
         break;
-      }
-      case RecordStep::base_v9: {
-        std::uint8_t* p = w.claim(block_length(kBaseV9));
-        if (p == nullptr) return;
-        store_base_start(p, r);
-        W::store_be(p + 24, uptime_ms(r.first, clock));
-        W::store_be(p + 28, uptime_ms(r.last, clock));
-        p[32] = k.protocol;
-        p[33] = k.tos;
+      case RecordStep::v6_ports_ipfix:
+        ok = put(v6 + ports + ipfix, [&](std::uint8_t* p) {
+          store_addresses_v6(p, r);
+          store_ports_flags(p + v6, r);
+          store_base_ipfix(p + v6 + ports, r);
+        });
         break;
-      }
-      case RecordStep::base_ipfix: {
-        std::uint8_t* p = w.claim(block_length(kBaseIpfix));
-        if (p == nullptr) return;
-        store_base_start(p, r);
-        W::store_be(p + 24, static_cast<std::uint64_t>(us_to_ms(r.first)));
-        W::store_be(p + 32, static_cast<std::uint64_t>(us_to_ms(r.last)));
-        p[40] = k.protocol;
-        p[41] = k.tos;
-        p[42] = static_cast<std::uint8_t>(r.end_reason);
-        break;
-      }
     }
+    if (!ok) return;
   }
 }
 

@@ -90,8 +90,8 @@ TEST(CompiledRecord, SameBytesAsFieldByField) {
   EXPECT_EQ(shapes, 4 * 512);
 }
 
-// The common records take a few steps: v9 IPv4 TCP/UDP is address block, ports and flags,
-// base block; IPFIX and IPv6 likewise.
+// The common records are one step: v9 IPv4 TCP/UDP is address block, ports and flags, base
+// block at once; IPFIX and IPv6 likewise. Optional groups follow as steps of their own.
 TEST(CompiledRecord, CommonShapesAreBlocks) {
   const TemplateFeatures none;
   auto steps = [&](std::uint32_t shape, Dialect d) {
@@ -100,12 +100,15 @@ TEST(CompiledRecord, CommonShapesAreBlocks) {
     return out;
   };
   using S = RecordStep;
-  EXPECT_EQ(steps(kShapePorts, Dialect::netflow9), (std::vector<S>{S::addresses_v4, S::ports_flags, S::base_v9}));
-  EXPECT_EQ(steps(kShapePorts, Dialect::ipfix), (std::vector<S>{S::addresses_v4, S::ports_flags, S::base_ipfix}));
-  EXPECT_EQ(steps(kShapePorts | kShapeTcpOptions, Dialect::netflow9),
-            (std::vector<S>{S::addresses_v4, S::ports_flags, S::base_v9, S::field}));
-  EXPECT_EQ(steps(kShapeIpv6 | kShapePorts, Dialect::ipfix),
-            (std::vector<S>{S::addresses_v6, S::ports_flags, S::base_ipfix}));
+  EXPECT_EQ(steps(kShapePorts, Dialect::netflow9), (std::vector<S>{S::v4_ports_v9}));
+  EXPECT_EQ(steps(kShapePorts, Dialect::ipfix), (std::vector<S>{S::v4_ports_ipfix}));
+  EXPECT_EQ(steps(kShapeIpv6 | kShapePorts, Dialect::netflow9), (std::vector<S>{S::v6_ports_v9}));
+  EXPECT_EQ(steps(kShapeIpv6 | kShapePorts, Dialect::ipfix), (std::vector<S>{S::v6_ports_ipfix}));
+  EXPECT_EQ(steps(kShapePorts | kShapeTcpOptions, Dialect::netflow9), (std::vector<S>{S::v4_ports_v9, S::field}));
+  // ICMP has no ports block: the address block, its type/code field, the base block.
+  EXPECT_EQ(steps(kShapeIcmp, Dialect::ipfix), (std::vector<S>{S::addresses_v4, S::field, S::base_ipfix}));
+  EXPECT_EQ(steps(kShapeIpv6 | kShapeFlowLabel | kShapePorts, Dialect::netflow9),
+            (std::vector<S>{S::addresses_v6, S::field, S::ports_flags, S::base_v9}));
 }
 
 // RFC 5102 bit numbering: bit n of the set becomes bit n from the most significant end.
