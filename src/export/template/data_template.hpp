@@ -134,7 +134,7 @@ struct RecordClock {
 // kind, and those indirect jumps, mispredicted, were most of the cost of a record. The
 // records of the common shapes (TCP, UDP, SCTP, UDP-Lite without any optional group) are a
 // single step, all three blocks, so a record of them takes one dispatch instead of three
-// (BM_ExportEncode, v9 and IPFIX: 1.08-1.15x). Templates have fewer than 256 fields (at most
+// (BM_ExportEncode, v9 and IPFIX: 1.08-1.11x). Templates have fewer than 256 fields (at most
 // about 40), so a field's number fits RecordOp::field.
 enum class RecordStep : std::uint8_t {
   field,
