@@ -16,7 +16,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
   nfdump tshark pmacct                           # independent decoders used by the tests and the demo
   python3 iproute2 procps clang-format ethtool   # test scripts, ss, format check, lo offloads
-  iptables nftables iputils-ping                 # live-capture lab tests (network namespaces)
+  iptables nftables iputils-ping conntrack       # live-capture lab tests (network namespaces; conntrack: NAT events)
   netsniff-ng                                    # trafgen: traffic generator of the live benchmark (bench/live)
   softflowd valgrind                             # peer benchmark (bench/peers) and its profile
 )

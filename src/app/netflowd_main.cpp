@@ -166,6 +166,9 @@ CommandLine parse_command_line(int argc, char** argv) {
   }
   if (!cl.read_file.empty() && live) usage_error("--read cannot be combined with live sources");
   if (!cl.read_file.empty() && cl.daemon) usage_error("--daemon is for live capture");
+  if (!cl.read_file.empty() && cl.config.natevents) {
+    throw ParameterError("natevents", "NAT events come from this host's conntrack, not from a capture file (--read)");
+  }
   return cl;
 }
 

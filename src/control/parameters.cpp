@@ -55,6 +55,7 @@ void set_physdev(Config& c, std::string_view v) { c.physdev = parse_bool("physde
 void set_workers(Config& c, std::string_view v) { c.workers = parse_integer<std::uint32_t>("workers", v, 0, 256); }
 void set_exportcpu(Config& c, std::string_view v) { c.exportcpu = parse_integer<int>("exportcpu", v, -1, 4095); }
 void set_promisc(Config& c, std::string_view v) { c.promisc = parse_bool("promisc", v); }
+void set_natevents(Config& c, std::string_view v) { c.natevents = parse_bool("natevents", v); }
 void set_mpls_depth(Config& c, std::string_view v) {
   c.mpls_depth = parse_integer<std::uint32_t>("mpls_depth", v, 0, 3);
 }
@@ -177,7 +178,8 @@ constexpr ParameterSpec kParameters[] = {
      [](const Config& c) { return c.sampler.to_string(); }, true},
     {"snmp_rules", "", "exported interface numbers from names: prefix:base[,...] maps e.g. ppp11 to base+11",
      set_snmp_rules, [](const Config& c) { return c.snmp_rules; }, true},
-    {"natevents", "0", "NAT events from conntrack (not implemented yet)", nullptr, nullptr, false},
+    {"natevents", "0", "live capture: 1 exports NAT events (IPv4 connections with SNAT/DNAT) from conntrack",
+     set_natevents, [](const Config& c) { return num(c.natevents); }, true},
     {"scan_min", "1", "kernel export-scan delay", nullptr, nullptr, false,
      "not applicable in user space: netflowd sweeps its caches every 100 ms"},
 };

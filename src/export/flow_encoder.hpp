@@ -12,6 +12,7 @@
 #include "export/export_context.hpp"
 #include "export/template/data_template.hpp"
 #include "flow/flow_record.hpp"
+#include "flow/nat_event.hpp"
 #include "flow/sampler.hpp"
 
 namespace netflowd {
@@ -44,6 +45,9 @@ struct EncoderStats {
   std::uint64_t not_exportable_bytes = 0;
   std::uint64_t options_records = 0;  // v9/IPFIX options data records
   std::uint64_t templates = 0;        // template ids allocated
+  // NAT events encoded; each also counts in `records`, as upstream counts them (a v5 event
+  // that translated both source and destination takes two records).
+  std::uint64_t nat_events = 0;
 
   EncoderStats& operator+=(const EncoderStats& o) {
     records += o.records;
@@ -55,6 +59,7 @@ struct EncoderStats {
     not_exportable_bytes += o.not_exportable_bytes;
     options_records += o.options_records;
     templates += o.templates;
+    nat_events += o.nat_events;
     return *this;
   }
 };
@@ -64,6 +69,9 @@ class FlowEncoder {
   virtual ~FlowEncoder() = default;
   // Encodes one record at time `now`; sends the datagram when it becomes full.
   virtual void add(const FlowRecord& record, TimeUs now) = 0;
+  // Encodes one NAT event (reference §4): v9/IPFIX in a template of its own, v5 as
+  // pseudo-records.
+  virtual void add_nat_event(const NatEvent& event, TimeUs now) = 0;
   // Sends the partly filled datagram, if any.
   virtual void flush(TimeUs now) = 0;
   // Time the oldest pending record was added, or -1 if nothing is pending.

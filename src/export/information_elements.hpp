@@ -81,6 +81,13 @@ inline constexpr InformationElement kIngressPhysicalInterface{252, 4, "ingressPh
 inline constexpr InformationElement kEgressPhysicalInterface{253, 4, "egressPhysicalInterface"};
 inline constexpr InformationElement kEthernetType{256, 2, "ethernetType"};
 inline constexpr InformationElement kIpSecSPI{295, 4, "ipSecSPI"};
+// NAT events (reference §4.1)
+inline constexpr InformationElement kPostNatSourceIPv4Address{225, 4, "postNATSourceIPv4Address"};
+inline constexpr InformationElement kPostNatDestinationIPv4Address{226, 4, "postNATDestinationIPv4Address"};
+inline constexpr InformationElement kPostNaptSourceTransportPort{227, 2, "postNAPTSourceTransportPort"};
+inline constexpr InformationElement kPostNaptDestinationTransportPort{228, 2, "postNAPTDestinationTransportPort"};
+inline constexpr InformationElement kNatEvent{230, 1, "natEvent"};
+inline constexpr InformationElement kObservationTimeMilliseconds{323, 8, "observationTimeMilliseconds"};
 inline constexpr InformationElement kObservationDomainName{300, 32, "observationDomainName"};
 inline constexpr InformationElement kSelectorIdTotalPktsObserved{318, 8, "selectorIdTotalPktsObserved"};
 inline constexpr InformationElement kSelectorIdTotalPktsSelected{319, 8, "selectorIdTotalPktsSelected"};

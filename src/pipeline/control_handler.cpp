@@ -131,6 +131,14 @@ std::string format_stat_text(const LiveSnapshot& s) {
             static_cast<u64>(ex.sampler_packets_selected),
             static_cast<u64>(ex.sampler_packets_observed - ex.sampler_packets_selected));
   }
+  // Upstream's line, then what netflowd adds: what it skipped and what the kernel dropped.
+  const NatEventCounters& nat = ex.nat;
+  out += fmt("Natevents %s, count start %llu, stop %llu.\n", c.natevents ? "enabled" : "disabled",
+             static_cast<u64>(nat.creates), static_cast<u64>(nat.destroys));
+  if (c.natevents || nat.not_nat + nat.malformed + nat.overruns != 0) {
+    out += fmt("Natevents skipped: not NAT %llu, malformed %llu; lost: overruns %llu.\n", static_cast<u64>(nat.not_nat),
+               static_cast<u64>(nat.malformed), static_cast<u64>(nat.overruns));
+  }
   out += fmt("Flows: active %llu (peak %llu), mem %lluK, uptime %.0fs.\n", static_cast<u64>(t.active),
              static_cast<u64>(t.cache.peak_flows), static_cast<u64>(t.memory / 1024),
              static_cast<double>(s.taken - s.started) / 1e6);
@@ -266,6 +274,13 @@ std::string format_stat_json(const LiveSnapshot& s) {
           static_cast<u64>(s.exporter.encoder.options_records), static_cast<u64>(s.exporter.encoder.templates),
           static_cast<u64>(x.delivered), static_cast<u64>(x.delivered_bytes), static_cast<u64>(x.lost_datagrams),
           static_cast<u64>(x.lost_flows), static_cast<u64>(s.exporter.encoder.not_exportable_flows));
+  const NatEventCounters& nat = s.exporter.nat;
+  out +=
+      fmt("\"natevents\":{\"enabled\":%s,\"start\":%llu,\"stop\":%llu,\"not_nat\":%llu,\"malformed\":%llu,"
+          "\"overruns\":%llu,\"exported\":%llu},",
+          s.config.natevents ? "true" : "false", static_cast<u64>(nat.creates), static_cast<u64>(nat.destroys),
+          static_cast<u64>(nat.not_nat), static_cast<u64>(nat.malformed), static_cast<u64>(nat.overruns),
+          static_cast<u64>(s.exporter.encoder.nat_events));
   const Rates& r = s.rates;
   out +=
       fmt("\"rates\":{\"measured\":%s,\"in_pps\":%.1f,\"in_bps\":%.1f,\"out_bytes_per_s\":%.1f,\"in_pps_1m\":%.1f,"

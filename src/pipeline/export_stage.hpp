@@ -35,6 +35,8 @@ class ExportStage {
   ExportStage(const Config& config, DatagramSink& sink, TimeUs start, std::uint16_t first_template_id = 256);
 
   void add(const FlowRecord& record, TimeUs now);
+  // NAT events are never sampled (upstream).
+  void add_nat_event(const NatEvent& event, TimeUs now) { encoder_->add_nat_event(event, now); }
   // Options records, template refresh by timer, and sending a datagram that waited too long.
   void tick(TimeUs now, const MeteringTotals& metering);
   // Sends whatever is pending.

@@ -53,6 +53,8 @@ void subtract(LiveSnapshot& s, const LiveSnapshot& base) {
   e.not_exportable_packets -= be.not_exportable_packets;
   e.not_exportable_bytes -= be.not_exportable_bytes;
   e.options_records -= be.options_records;
+  e.nat_events -= be.nat_events;
+  s.exporter.nat -= base.exporter.nat;
   ExportTotals& t = s.exporter.transport;
   const ExportTotals& bt = base.exporter.transport;
   t.datagrams -= bt.datagrams;

@@ -54,6 +54,7 @@ struct ExporterSnapshot {
   std::uint64_t sampler_flows_selected = 0;
   std::uint64_t sampler_packets_observed = 0;
   std::uint64_t sampler_packets_selected = 0;
+  NatEventCounters nat;  // conntrack events read while natevents was on
 };
 
 struct LiveSnapshot {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "capture/afpacket/afpacket_source.hpp"
+#include "capture/conntrack/nat_event_source.hpp"
 #include "capture/netlink/interface_table.hpp"
 #include "common/error.hpp"
 #include "common/flow_shard.hpp"
@@ -177,6 +178,9 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
   // Sockets are set up before any thread starts, so a bad destination fails at once.
   std::unique_ptr<UdpExporter> first_exporter = make_exporter(initial);
   own_export.set(targets_of(*first_exporter));
+  // Likewise the conntrack event socket: natevents=1 that cannot work fails at start.
+  std::unique_ptr<NatEventSource> first_nat_source;
+  if (initial.natevents) first_nat_source = std::make_unique<NatEventSource>();
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<std::int64_t> live_flows{0};  // all shards together, for maxflows
@@ -510,6 +514,30 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     }
     auto stage = std::make_unique<ExportStage>(config, *exporter, start);
     stage->set_interfaces(interfaces);
+    // NAT events (natevents=1): read at every scan, after the flows, as upstream exports them.
+    std::unique_ptr<NatEventSource> nat_source = std::move(first_nat_source);
+    NatEventCounters nat_before;  // of sources closed by natevents=0
+    std::vector<NatEvent> nat_events;
+    auto follow_natevents = [&](bool on) {
+      if (on && !nat_source) {
+        try {
+          nat_source = std::make_unique<NatEventSource>();
+          log_message(LOG_INFO, "NAT events on");
+        } catch (const std::exception& e) {
+          log_message(LOG_ERR, "%s; NAT events stay off", e.what());
+        }
+      } else if (!on && nat_source) {
+        nat_before += nat_source->counters();
+        nat_source.reset();
+        log_message(LOG_INFO, "NAT events off");
+      }
+    };
+    auto export_nat_events = [&](TimeUs now) {
+      if (!nat_source) return;
+      nat_source->read(nat_events);
+      for (const NatEvent& e : nat_events) stage->add_nat_event(e, now);
+      nat_events.clear();
+    };
     std::unique_ptr<InterfaceWatcher> watcher;
     try {
       watcher = std::make_unique<InterfaceWatcher>();
@@ -526,6 +554,8 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       s.sampler_flows_selected = sampling_before.flows_selected + stage->sampling().flows_selected;
       s.sampler_packets_observed = sampling_before.packets_observed + stage->sampling().packets_observed;
       s.sampler_packets_selected = sampling_before.packets_selected + stage->sampling().packets_selected;
+      s.nat = nat_before;
+      if (nat_source) s.nat += nat_source->counters();
       for (std::size_t i = 0; i < exporter->size(); ++i) {
         s.destinations.push_back({exporter->destination(i).to_string(), exporter->socket_stats(i)});
       }
@@ -537,6 +567,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       config_seen = control.config_version();
       const Config next = control.config();
       stage->set_snmp_rules(next.snmp_rules_parsed);
+      follow_natevents(next.natevents);
       if (!encoder_changed(config, next)) {
         config = next;
         return;
@@ -607,6 +638,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         m.ignored_bytes = shared.ignored_bytes.load(std::memory_order_relaxed);
         m.first_ignored = shared.first_ignored.load(std::memory_order_relaxed);
         m.last_ignored = shared.last_ignored.load(std::memory_order_relaxed);
+        export_nat_events(now);
         stage->tick(now, m);
         publish();
       }
@@ -617,9 +649,11 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         export_bell.wait(has_work, kIdleWait);
       }
     }
+    export_nat_events(wall_clock_now());
     stage->finish(wall_clock_now());
     const ExporterSnapshot s = publish();
     summary.encoder = s.encoder;
+    summary.nat = s.nat;
     summary.sampler_flows_observed = s.sampler_flows_observed;
     summary.sampler_flows_selected = s.sampler_flows_selected;
     summary.transport = s.transport;

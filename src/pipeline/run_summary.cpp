@@ -11,6 +11,12 @@ std::string format_summary_human(const RunSummary& s) {
     out += "; " + std::to_string(s.encoder.not_exportable_flows) + " flows (" +
            std::to_string(s.encoder.not_exportable_packets) + " packets) not exportable in this protocol (IPv6 in v5)";
   }
+  if (s.encoder.nat_events != 0 || s.nat.not_nat + s.nat.malformed + s.nat.overruns != 0) {
+    out += "; NAT events " + std::to_string(s.encoder.nat_events) + " (start " + std::to_string(s.nat.creates) +
+           ", stop " + std::to_string(s.nat.destroys) + ", conntrack events without NAT " +
+           std::to_string(s.nat.not_nat) + ", malformed " + std::to_string(s.nat.malformed) + ", overruns " +
+           std::to_string(s.nat.overruns) + ")";
+  }
   out += "; dropped " + std::to_string(s.dropped());
   std::string reasons;
   for (std::size_t i = 1; i < kParseStatusCount; ++i) {
@@ -56,6 +62,12 @@ std::string format_summary_machine(const RunSummary& s) {
   add("records", s.encoder.records);
   add("datagrams", s.encoder.datagrams);
   add("options_records", s.encoder.options_records);
+  add("nat_events", s.encoder.nat_events);
+  add("nat_start", s.nat.creates);
+  add("nat_stop", s.nat.destroys);
+  add("nat_not_nat", s.nat.not_nat);
+  add("nat_malformed", s.nat.malformed);
+  add("nat_overruns", s.nat.overruns);
   add("templates", s.encoder.templates);
   add("not_exportable_flows", s.encoder.not_exportable_flows);
   add("not_exportable_packets", s.encoder.not_exportable_packets);

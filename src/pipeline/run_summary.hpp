@@ -20,6 +20,7 @@ struct RunSummary {
   ParseCounters parse;
   FlowCacheStats cache;
   EncoderStats encoder;
+  NatEventCounters nat;  // live, natevents=1
   ExportTotals transport;
   std::uint64_t send_errors = 0;
   std::string capture_error;  // set when the capture ended with an error (e.g. truncated file)

@@ -44,6 +44,9 @@ expect_rc 2 destination destination=300.1.1.1:2055 "${base[@]}"
 expect_rc 2 destination 'destination=[::1' "${base[@]}"
 expect_rc 2 nosuch "$good_destination" "${base[@]}" nosuch=1
 expect_rc 2 maxflows "$good_destination" "${base[@]}" maxflows=-x
+expect_rc 2 natevents "$good_destination" "${base[@]}" natevents=2
+# NAT events come from conntrack: a capture file has none.
+expect_rc 2 natevents "$good_destination" "${base[@]}" natevents=1
 
 if [[ $failures -gt 0 ]]; then
     echo "$failures bad-parameter checks failed"

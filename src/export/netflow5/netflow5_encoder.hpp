@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 
+#include "common/byte_writer.hpp"
 #include "export/flow_encoder.hpp"
 
 namespace netflowd {
@@ -19,11 +20,15 @@ class Netflow5Encoder final : public FlowEncoder {
   Netflow5Encoder(const ExportConfig& config, DatagramSink& sink);
 
   void add(const FlowRecord& record, TimeUs now) override;
+  void add_nat_event(const NatEvent& event, TimeUs now) override;
   void flush(TimeUs now) override;
   TimeUs pending_since() const override { return count_ == 0 ? -1 : pending_since_; }
 
  private:
   std::uint32_t uptime_ms(TimeUs t) const;
+  // The next record's 48 bytes (the datagram is sent when full, after the record is written).
+  ByteWriter next_record(TimeUs now);
+  void record_done(TimeUs now, std::uint64_t packets, std::uint64_t bytes);
 
   ExportConfig config_;
   DatagramSink& sink_;

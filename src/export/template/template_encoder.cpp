@@ -73,6 +73,14 @@ TemplateEncoder::TemplateEncoder(Dialect dialect, const ExportConfig& config, Da
         {kSelectorId, kSelectorIdTotalFlowsObserved, kSelectorIdTotalFlowsSelected, kSelectorIdTotalPktsObserved,
          kSelectorIdTotalPktsSelected, kFlowStartMilliseconds, kFlowEndMilliseconds});
   }
+  // The NAT event template, the same in v9 and IPFIX.
+  for (const auto& e :
+       {kObservationTimeMilliseconds, kSourceIPv4Address, kDestinationIPv4Address, kPostNatSourceIPv4Address,
+        kPostNatDestinationIPv4Address, kSourceTransportPort, kDestinationTransportPort, kPostNaptSourceTransportPort,
+        kPostNaptDestinationTransportPort, kProtocolIdentifier, kNatEvent}) {
+    nat_.wire.fields.push_back(option_field(e));
+  }
+  nat_.wire.record_length = record_length(nat_.wire.fields);
   options_[kExportingReliability].wire =
       options_wire({kExportingProcessId, kNotSentFlowTotalCount, kNotSentPacketTotalCount, kNotSentOctetTotalCount,
                     kFlowStartMilliseconds, kFlowEndMilliseconds});
@@ -90,6 +98,8 @@ void TemplateEncoder::reset_templates() {
   last_shape_ = kNoShape;
   last_template_ = nullptr;
   for (auto& o : options_) o.wire.id = 0, o.sent = false;
+  nat_.wire.id = 0;
+  nat_.sent = false;
   first_tick_ = true;
 }
 
@@ -146,6 +156,24 @@ void TemplateEncoder::add(const FlowRecord& r, TimeUs now) {
   ++stats_.records;
   stats_.packets += r.packets;
   stats_.bytes += r.bytes;
+}
+
+void TemplateEncoder::add_nat_event(const NatEvent& e, TimeUs now) {
+  if (nat_.wire.id == 0) nat_.wire.id = next_template_id();
+  ByteWriter w = append(nat_, now, true, DatagramContents{1, 0, 0});
+  w.put_u64(ms(e.time));  // observationTimeMilliseconds
+  w.put_bytes(e.pre.src);
+  w.put_bytes(e.pre.dst);
+  w.put_bytes(e.post.src);  // postNATSourceIPv4Address
+  w.put_bytes(e.post.dst);  // postNATDestinationIPv4Address
+  w.put_u16(e.pre.src_port);
+  w.put_u16(e.pre.dst_port);
+  w.put_u16(e.post.src_port);  // postNAPTSourceTransportPort
+  w.put_u16(e.post.dst_port);  // postNAPTDestinationTransportPort
+  w.put_u8(e.protocol);
+  w.put_u8(static_cast<std::uint8_t>(e.type));  // natEvent
+  ++stats_.records;
+  ++stats_.nat_events;
 }
 
 void TemplateEncoder::flush(TimeUs now) {
@@ -278,12 +306,14 @@ void TemplateEncoder::tick(TimeUs now, const ExportContext& ctx) {
   // A template whose shape has had no traffic for timeout_rate minutes is still re-sent, so a
   // collector started late learns every template within timeout_rate minutes.
   if (config_.timeout_rate != 0) {
-    for (auto& [shape, t] : data_templates_) {
+    auto refresh = [&](TemplateState& t) {
       if (t.sent && now - t.sent_at >= config_.timeout_rate * 60 * kUsPerSecond) {
         send_template(t, now);
         refreshed = true;
       }
-    }
+    };
+    for (auto& [shape, t] : data_templates_) refresh(t);
+    refresh(nat_);
   }
   if (descriptions || statistics) emit_options(now, ctx, descriptions, statistics);
   if (descriptions || statistics || refreshed) flush(now);

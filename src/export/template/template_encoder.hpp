@@ -23,6 +23,7 @@ class TemplateEncoder final : public FlowEncoder {
   TemplateEncoder(Dialect dialect, const ExportConfig& config, DatagramSink& sink);
 
   void add(const FlowRecord& record, TimeUs now) override;
+  void add_nat_event(const NatEvent& event, TimeUs now) override;
   void flush(TimeUs now) override;
   TimeUs pending_since() const override { return writer_.empty() ? -1 : pending_since_; }
   void tick(TimeUs now, const ExportContext& context) override;
@@ -69,6 +70,7 @@ class TemplateEncoder final : public FlowEncoder {
   std::uint32_t last_shape_ = kNoShape;
   TemplateState* last_template_ = nullptr;
   std::array<TemplateState, kOptionsKinds> options_{};
+  TemplateState nat_;  // the NAT event template (reference §4.1); its id is taken at first use
   std::uint16_t last_template_id_;
   TimeUs pending_since_ = -1;
   bool first_tick_ = true;

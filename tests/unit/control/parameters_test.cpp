@@ -59,7 +59,8 @@ TEST(Parameters, BadValuesNameTheParameter) {
   EXPECT_EQ(error_name("nosuch=1"), "nosuch");
   EXPECT_EQ(error_name("justaword"), "justaword");
   EXPECT_EQ(error_name("sampler=random:1"), "sampler");
-  EXPECT_EQ(error_name("natevents=1"), "natevents") << "known but not implemented yet: refused, not ignored";
+  EXPECT_EQ(error_name("natevents=2"), "natevents");
+  EXPECT_EQ(error_name("scan_min=1"), "scan_min") << "known but not applicable: refused, not ignored";
 }
 
 TEST(Parameters, EveryTableEntryIsFoundByBothSpellings) {

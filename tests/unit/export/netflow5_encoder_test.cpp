@@ -117,5 +117,62 @@ TEST(Netflow5Encoder, Ipv6FlowsAreCountedNotTruncated) {
   EXPECT_EQ(enc.stats().records, 0u);
 }
 
+// Reference §4.2: a NAT event as pseudo-records: pre-NAT source, post-NAT destination, no
+// traffic, what was translated in nexthop and the AS fields, SYN|ACK for a create and FIN|RST
+// for a destroy; one record per translated side.
+TEST(Netflow5Encoder, NatEventPseudoRecords) {
+  CollectingSink sink;
+  Netflow5Encoder enc(v5_config(1), sink);
+  NatEvent e;
+  e.pre.src = {10, 0, 0, 2};
+  e.pre.dst = {203, 0, 113, 5};
+  e.pre.src_port = 40002;
+  e.pre.dst_port = 8080;
+  e.post.src = {198, 51, 100, 1};  // both sides translated (DNAT, then masqueraded)
+  e.post.dst = {10, 0, 1, 7};
+  e.post.src_port = 61000;
+  e.post.dst_port = 80;
+  e.protocol = 6;
+  e.type = NatEventType::create;
+  e.time = kBoot + 4 * kUsPerSecond;
+  enc.add_nat_event(e, e.time);
+  e.post.dst = e.pre.dst;  // source only
+  e.post.dst_port = e.pre.dst_port;
+  e.type = NatEventType::destroy;
+  enc.add_nat_event(e, e.time);
+  enc.flush(e.time);
+  ASSERT_EQ(sink.datagrams.size(), 1u);
+  const auto& d = sink.datagrams[0];
+  ASSERT_EQ(be16(d, 2), 3) << "two records for the first event, one for the second";
+  ASSERT_EQ(d.size(), 24u + 3 * 48u);
+  struct Want {
+    std::uint32_t dst, nexthop;
+    std::uint16_t dport, src_as, dst_as;
+    std::uint8_t flags;
+  };
+  const Want want[] = {{0x0a000107u, 0xc6336401u, 80, 61000, 0, 0x12},  // source: post-NAT source
+                       {0x0a000107u, 0xcb007105u, 80, 0, 8080, 0x12},   // destination: pre-NAT one
+                       {0xcb007105u, 0xc6336401u, 8080, 61000, 0, 0x05}};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::size_t r = 24 + 48 * i;
+    EXPECT_EQ(be32(d, r), 0x0a000002u) << i;
+    EXPECT_EQ(be32(d, r + 4), want[i].dst) << i;
+    EXPECT_EQ(be32(d, r + 8), want[i].nexthop) << i;
+    EXPECT_EQ(be32(d, r + 12), 0u) << "no interfaces";
+    EXPECT_EQ(be32(d, r + 16), 0u) << "no packets";
+    EXPECT_EQ(be32(d, r + 20), 0u) << "no bytes";
+    EXPECT_EQ(be32(d, r + 24), 4000u) << "first: the event";
+    EXPECT_EQ(be32(d, r + 28), 4000u) << "last: the event";
+    EXPECT_EQ(be16(d, r + 32), 40002);
+    EXPECT_EQ(be16(d, r + 34), want[i].dport) << i;
+    EXPECT_EQ(d[r + 37], want[i].flags) << i;
+    EXPECT_EQ(d[r + 38], 6);
+    EXPECT_EQ(be16(d, r + 40), want[i].src_as) << i;
+    EXPECT_EQ(be16(d, r + 42), want[i].dst_as) << i;
+  }
+  EXPECT_EQ(enc.stats().nat_events, 2u);
+  EXPECT_EQ(enc.stats().records, 3u);
+}
+
 }  // namespace
 }  // namespace netflowd

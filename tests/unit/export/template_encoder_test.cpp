@@ -216,3 +216,66 @@ TEST(TemplateEncoder, OptionsAtStartAndStatisticsEveryMinute) {
 
 }  // namespace
 }  // namespace netflowd
+
+namespace netflowd {
+namespace {
+
+// Reference §4.1: the NAT event template (11 fields, 34-byte records), the same in v9 and
+// IPFIX, its own id, and records in its field order. tshark decodes the same records from a
+// live router in lab.natevents.
+TEST(TemplateEncoder, NatEventTemplateAndRecord) {
+  for (const Dialect d : {Dialect::ipfix, Dialect::netflow9}) {
+    CollectingSink sink;
+    TemplateEncoder enc(d, config(d == Dialect::ipfix ? 10 : 9), sink);
+    enc.add(tcp_v4(1), kBoot);
+    NatEvent e;
+    e.pre.src = {10, 0, 0, 2};
+    e.pre.dst = {192, 0, 2, 9};
+    e.pre.src_port = 40001;
+    e.pre.dst_port = 53;
+    e.post = e.pre;
+    e.post.src = {198, 51, 100, 1};
+    e.post.src_port = 61000;
+    e.protocol = 17;
+    e.type = NatEventType::destroy;
+    e.time = kBoot + 1234 * 1000;
+    enc.add_nat_event(e, kBoot);
+    enc.flush(kBoot);
+    ASSERT_EQ(sink.messages.size(), 1u);
+    const Message& m = sink.messages[0];
+    const std::size_t header = d == Dialect::ipfix ? 16 : 20;
+    const auto sets = sets_of(m, header);
+    // flow template, flow data, NAT template, NAT data
+    ASSERT_EQ(sets.size(), 4u);
+    const std::size_t t = sets[2].offset;
+    EXPECT_EQ(sets[2].id, d == Dialect::ipfix ? 2 : 0) << "a template set";
+    const std::uint16_t nat_id = m.u16(t + 4);
+    EXPECT_EQ(nat_id, 257) << "the next id after the flow template's";
+    ASSERT_EQ(m.u16(t + 6), 11);
+    const std::uint16_t ids[] = {323, 8, 12, 225, 226, 7, 11, 227, 228, 4, 230};
+    const std::uint16_t lengths[] = {8, 4, 4, 4, 4, 2, 2, 2, 2, 1, 1};
+    for (std::size_t i = 0; i < 11; ++i) {
+      EXPECT_EQ(m.u16(t + 8 + 4 * i), ids[i]) << i;
+      EXPECT_EQ(m.u16(t + 10 + 4 * i), lengths[i]) << i;
+    }
+    ASSERT_EQ(sets[3].id, nat_id);
+    EXPECT_EQ(sets[3].length, 4 + 36) << "34 bytes, padded to 36";
+    const std::size_t r = sets[3].offset + 4;
+    EXPECT_EQ((std::uint64_t{m.u32(r)} << 32) | m.u32(r + 4), 1'700'000'001'234ULL) << "ms since the epoch";
+    EXPECT_EQ(m.u32(r + 8), 0x0a000002u);
+    EXPECT_EQ(m.u32(r + 12), 0xc0000209u);
+    EXPECT_EQ(m.u32(r + 16), 0xc6336401u) << "post-NAT source";
+    EXPECT_EQ(m.u32(r + 20), 0xc0000209u) << "post-NAT destination";
+    EXPECT_EQ(m.u16(r + 24), 40001);
+    EXPECT_EQ(m.u16(r + 26), 53);
+    EXPECT_EQ(m.u16(r + 28), 61000);
+    EXPECT_EQ(m.u16(r + 30), 53);
+    EXPECT_EQ(m.bytes[r + 32], 17);
+    EXPECT_EQ(m.bytes[r + 33], 2) << "natEvent: delete";
+    EXPECT_EQ(enc.stats().records, 2u) << "a NAT event counts as an exported record";
+    EXPECT_EQ(enc.stats().nat_events, 1u);
+  }
+}
+
+}  // namespace
+}  // namespace netflowd
