@@ -13,6 +13,7 @@ ROOT=$(pwd)
 PACKAGES=(
   build-essential cmake ninja-build pkg-config   # toolchain
   libpcap-dev libmnl-dev                         # capture files, rtnetlink
+  libsnmp-dev snmpd snmp                         # SNMP agent (netflowd-snmp), its test's snmpd and snmpget/walk
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
   nfdump tshark pmacct                           # independent decoders used by the tests and the demo
   python3 iproute2 procps clang-format ethtool   # test scripts, ss, format check, lo offloads
