@@ -133,9 +133,10 @@ std::string format_stat_text(const LiveSnapshot& s) {
   }
   // Upstream's line, then what netflowd adds: what it skipped and what the kernel dropped.
   const NatEventCounters& nat = ex.nat;
-  out += fmt("Natevents %s, count start %llu, stop %llu.\n", c.natevents ? "enabled" : "disabled",
+  // Enabled only while events are read: natevents=1 whose socket could not be opened is not.
+  out += fmt("Natevents %s, count start %llu, stop %llu.\n", ex.nat_active ? "enabled" : "disabled",
              static_cast<u64>(nat.creates), static_cast<u64>(nat.destroys));
-  if (c.natevents || nat.not_nat + nat.malformed + nat.overruns != 0) {
+  if (ex.nat_active || nat.not_nat + nat.malformed + nat.overruns != 0) {
     out += fmt("Natevents skipped: not NAT %llu, malformed %llu; lost: overruns %llu.\n", static_cast<u64>(nat.not_nat),
                static_cast<u64>(nat.malformed), static_cast<u64>(nat.overruns));
   }
@@ -278,7 +279,7 @@ std::string format_stat_json(const LiveSnapshot& s) {
   out +=
       fmt("\"natevents\":{\"enabled\":%s,\"start\":%llu,\"stop\":%llu,\"not_nat\":%llu,\"malformed\":%llu,"
           "\"overruns\":%llu,\"exported\":%llu},",
-          s.config.natevents ? "true" : "false", static_cast<u64>(nat.creates), static_cast<u64>(nat.destroys),
+          s.exporter.nat_active ? "true" : "false", static_cast<u64>(nat.creates), static_cast<u64>(nat.destroys),
           static_cast<u64>(nat.not_nat), static_cast<u64>(nat.malformed), static_cast<u64>(nat.overruns),
           static_cast<u64>(s.exporter.encoder.nat_events));
   const Rates& r = s.rates;

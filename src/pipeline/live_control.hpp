@@ -54,7 +54,8 @@ struct ExporterSnapshot {
   std::uint64_t sampler_flows_selected = 0;
   std::uint64_t sampler_packets_observed = 0;
   std::uint64_t sampler_packets_selected = 0;
-  NatEventCounters nat;  // conntrack events read while natevents was on
+  NatEventCounters nat;     // conntrack events read while natevents was on
+  bool nat_active = false;  // the conntrack event socket is open (natevents=1 and it could be)
 };
 
 struct LiveSnapshot {

@@ -518,7 +518,13 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     std::unique_ptr<NatEventSource> nat_source = std::move(first_nat_source);
     NatEventCounters nat_before;  // of sources closed by natevents=0
     std::vector<NatEvent> nat_events;
-    auto follow_natevents = [&](bool on) {
+    auto export_nat_events = [&](TimeUs now) {
+      if (!nat_source) return;
+      nat_source->read(nat_events);
+      for (const NatEvent& e : nat_events) stage->add_nat_event(e, now);
+      nat_events.clear();
+    };
+    auto follow_natevents = [&](bool on, TimeUs now) {
       if (on && !nat_source) {
         try {
           nat_source = std::make_unique<NatEventSource>();
@@ -527,16 +533,11 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
           log_message(LOG_ERR, "%s; NAT events stay off", e.what());
         }
       } else if (!on && nat_source) {
+        export_nat_events(now);  // what the socket already holds still goes out
         nat_before += nat_source->counters();
         nat_source.reset();
         log_message(LOG_INFO, "NAT events off");
       }
-    };
-    auto export_nat_events = [&](TimeUs now) {
-      if (!nat_source) return;
-      nat_source->read(nat_events);
-      for (const NatEvent& e : nat_events) stage->add_nat_event(e, now);
-      nat_events.clear();
     };
     std::unique_ptr<InterfaceWatcher> watcher;
     try {
@@ -556,6 +557,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       s.sampler_packets_selected = sampling_before.packets_selected + stage->sampling().packets_selected;
       s.nat = nat_before;
       if (nat_source) s.nat += nat_source->counters();
+      s.nat_active = nat_source != nullptr;
       for (std::size_t i = 0; i < exporter->size(); ++i) {
         s.destinations.push_back({exporter->destination(i).to_string(), exporter->socket_stats(i)});
       }
@@ -567,7 +569,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       config_seen = control.config_version();
       const Config next = control.config();
       stage->set_snmp_rules(next.snmp_rules_parsed);
-      follow_natevents(next.natevents);
+      follow_natevents(next.natevents, now);
       if (!encoder_changed(config, next)) {
         config = next;
         return;

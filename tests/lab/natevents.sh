@@ -7,7 +7,7 @@
 # the NAT records tshark decodes from the exports with the table: one create and one destroy
 # event per translated connection, pre- and post-NAT tuples exact, nothing else, no malformed
 # packets. netflowctl's stat shows the same counts. For v5, natevents is turned on at run time
-# (netflowctl set natevents=1).
+# (netflowctl set natevents=1) and off again at the end (the stat line says disabled, counts kept).
 # usage: natevents.sh NETFLOWD
 set -euo pipefail
 [[ $# == 1 ]] || { echo "usage: $0 NETFLOWD" >&2; exit 2; }
@@ -73,6 +73,15 @@ print(sum(1 for k in natcheck.expected_events(natcheck.conntrack_entries(sys.arg
         fi
         sleep 0.1
     done
+    if [[ $at_start == natevents=0 ]]; then
+        # Off again at run time: the counts stay, the line says disabled.
+        in_router "$NETFLOWCTL" --control "$NSH_WORK/$name.sock" set natevents=0 >/dev/null
+        nsh_wait_until 5 "NAT events off" grep -q 'NAT events off' "$NSH_WORK/$name.err" ||
+            lab_fail "natevents=0 at run time: no 'NAT events off'"
+        in_router "$NETFLOWCTL" --control "$NSH_WORK/$name.sock" stat | grep -q \
+            "^Natevents disabled, count start $translated, stop $translated\.$" ||
+            lab_fail "stat after natevents=0 does not say disabled with the counts kept"
+    fi
     lab_stop_netflowd "$name"
     lab_stop_collector "$name" "$PORT"
     sleep 0.3
