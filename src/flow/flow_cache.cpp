@@ -537,13 +537,19 @@ std::uint32_t FlowCache::flush_part(std::uint32_t cursor, std::size_t limit, std
     if (shared_count_ != nullptr) shared_count_->fetch_sub(1, std::memory_order_relaxed);
   }
   if (size_ != 0) return cursor;
-  // Empty: the slab is reused from its start (its chunks stay allocated).
+  forget_all();
+  return 0;
+}
+
+void FlowCache::forget_all() {
+  if (shared_count_ != nullptr) shared_count_->fetch_sub(static_cast<std::int64_t>(size_), std::memory_order_relaxed);
+  size_ = 0;
+  // The slab is reused from its start (its chunks stay allocated).
   free_head_ = kNil;
   entries_allocated_ = 0;
   free_address6_ = kNil;
   addresses6_allocated_ = 0;
   sweep_cursor_ = 0;
-  return 0;
 }
 
 std::size_t FlowCache::memory_bytes() const {

@@ -171,6 +171,12 @@ class FlowCache {
   std::uint32_t flush_part(std::uint32_t cursor, std::size_t limit, std::vector<FlowRecord>& ended,
                            FlowEndReason reason = FlowEndReason::forced_end);
 
+  // Ends every flow with `reason`, calling fn(const FlowRecord&) for each, and empties the cache:
+  // the end of a capture file. Unlike flush(), no record is stored: one is made in place per
+  // flow and handed over (fn must copy what it keeps).
+  template <typename Fn>
+  void drain(FlowEndReason reason, Fn fn);
+
   // Calls fn(const FlowRecord&) for every flow in the cache (the flow dump; records are made
   // on the fly, so fn must copy what it keeps).
   template <typename Fn>
@@ -270,6 +276,8 @@ class FlowCache {
   void erase_slot(std::size_t slot);
   std::size_t slot_of(std::uint32_t id, std::uint64_t hash) const;
   void grow_index();
+  // After every flow ended (flush, drain): no flow left, the slab reused from its start.
+  void forget_all();
   void rebuild_index(std::size_t slots);
   void sweep(std::uint32_t count, TimeUs now, std::vector<FlowRecord>& ended);
   void end_flow(std::uint32_t id, FlowEndReason reason, std::vector<FlowRecord>& ended) const;
@@ -362,6 +370,21 @@ inline void FlowCache::prefetch_address(const MeterInput& in, std::uint32_t hint
   if (s == 0) return;  // the index changed: whatever the slot holds now is a live flow
   const Entry& e = entry(id_of(s));
   if ((e.tags & kWideAddresses) != 0) __builtin_prefetch(&address6(record_number(e.addresses)));
+}
+
+template <typename Fn>
+void FlowCache::drain(FlowEndReason reason, Fn fn) {
+  std::fill(index_.get(), index_.get() + index_size_, 0);
+  FlowRecord r;
+  r.end_reason = reason;
+  for (std::uint32_t id = 0; id < entries_allocated_; ++id) {
+    Entry& e = entry(id);
+    if (e.packets == 0) continue;
+    record_of(id, r);
+    e.packets = 0;
+    fn(r);
+  }
+  forget_all();
 }
 
 template <typename Fn>
