@@ -518,27 +518,7 @@ void FlowCache::expire(TimeUs now, std::vector<FlowRecord>& ended) {
 
 void FlowCache::flush(std::vector<FlowRecord>& ended, FlowEndReason reason) {
   ended.reserve(ended.size() + size_);
-  std::uint32_t cursor = 0;
-  do {
-    cursor = flush_part(cursor, SIZE_MAX, ended, reason);
-  } while (cursor != 0);
-}
-
-// Every flow goes, so the index is simply cleared when the flush starts, instead of erasing
-// one random slot per flow.
-std::uint32_t FlowCache::flush_part(std::uint32_t cursor, std::size_t limit, std::vector<FlowRecord>& ended,
-                                    FlowEndReason reason) {
-  if (cursor == 0) std::fill(index_.get(), index_.get() + index_size_, 0);
-  for (; cursor < entries_allocated_ && ended.size() < limit; ++cursor) {
-    if (entry(cursor).packets == 0) continue;
-    end_flow(cursor, reason, ended);
-    entry(cursor).packets = 0;
-    --size_;
-    if (shared_count_ != nullptr) shared_count_->fetch_sub(1, std::memory_order_relaxed);
-  }
-  if (size_ != 0) return cursor;
-  forget_all();
-  return 0;
+  drain(reason, [&ended](const FlowRecord& r) { ended.push_back(r); });
 }
 
 void FlowCache::forget_all() {

@@ -164,12 +164,6 @@ class FlowCache {
 
   // Appends every flow to `ended` with the given reason and empties the cache.
   void flush(std::vector<FlowRecord>& ended, FlowEndReason reason = FlowEndReason::forced_end);
-  // The same in parts: ends flows from entry number `cursor` on until `limit` flows are in
-  // `ended`; returns the cursor to continue from, or 0 once the cache is empty. Start with 0,
-  // and call it again until it returns 0 before metering or expiring anything (the first
-  // call empties the index).
-  std::uint32_t flush_part(std::uint32_t cursor, std::size_t limit, std::vector<FlowRecord>& ended,
-                           FlowEndReason reason = FlowEndReason::forced_end);
 
   // Ends every flow with `reason`, calling fn(const FlowRecord&) for each, and empties the cache:
   // the end of a capture file. Unlike flush(), no record is stored: one is made in place per
@@ -374,6 +368,7 @@ inline void FlowCache::prefetch_address(const MeterInput& in, std::uint32_t hint
 
 template <typename Fn>
 void FlowCache::drain(FlowEndReason reason, Fn fn) {
+  // Every flow goes, so the index is simply cleared, instead of erasing one random slot per flow.
   std::fill(index_.get(), index_.get() + index_size_, 0);
   FlowRecord r;
   r.end_reason = reason;

@@ -97,17 +97,30 @@ NatTuple tuple(const char* src, const char* dst, std::uint16_t sport, std::uint1
 
 constexpr TimeUs kNow = 1'800'000'000LL * kUsPerSecond;
 
-TEST(ConntrackEvents, SourceNatCreateAndDestroy) {
+// UDP from 10.0.0.2:40001 to 192.0.2.9:53, masqueraded to 198.51.100.1:61000.
+Message masqueraded_udp() {
   Message m;
   m.orig = {"10.0.0.2", "192.0.2.9", 40001, 53};
-  m.reply = {"192.0.2.9", "198.51.100.1", 53, 61000};  // masqueraded to 198.51.100.1:61000
+  m.reply = {"192.0.2.9", "198.51.100.1", 53, 61000};
+  return m;
+}
+
+// The events of the connection `m` describes: created, then destroyed.
+std::vector<NatEvent> created_and_destroyed(Message m, NatEventCounters& c) {
   std::vector<std::uint8_t> buf;
+  m.type = IPCTNL_MSG_CT_NEW;
   append(buf, m);
   m.type = IPCTNL_MSG_CT_DELETE;
   append(buf, m);
   std::vector<NatEvent> out;
-  NatEventCounters c;
   parse_conntrack_events(buf, kNow, out, c);
+  return out;
+}
+
+TEST(ConntrackEvents, SourceNatCreateAndDestroy) {
+  const Message m = masqueraded_udp();
+  NatEventCounters c;
+  const std::vector<NatEvent> out = created_and_destroyed(m, c);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(c.creates, 1u);
   EXPECT_EQ(c.destroys, 1u);
@@ -131,13 +144,8 @@ TEST(ConntrackEvents, DestinationNatAndConntrackTimes) {
   m.reply = {"10.0.1.7", "10.0.0.2", 80, 40002};  // to 10.0.1.7:80
   m.start_ns = 1'700'000'000'123'456'789ULL;
   m.stop_ns = 1'700'000'009'000'000'000ULL;
-  std::vector<std::uint8_t> buf;
-  append(buf, m);
-  m.type = IPCTNL_MSG_CT_DELETE;
-  append(buf, m);
-  std::vector<NatEvent> out;
   NatEventCounters c;
-  parse_conntrack_events(buf, kNow, out, c);
+  const std::vector<NatEvent> out = created_and_destroyed(m, c);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].post, tuple("10.0.0.2", "10.0.1.7", 40002, 80));
   EXPECT_TRUE(out[0].destination_translated());
@@ -186,9 +194,7 @@ TEST(ConntrackEvents, WithoutNatOrIpv6OrStatusCountedNotExported) {
 
 // A datagram cut anywhere yields whole events only, never a read past its end (ASan).
 TEST(ConntrackEvents, TruncatedDatagramsAreSafe) {
-  Message m;
-  m.orig = {"10.0.0.2", "192.0.2.9", 40001, 53};
-  m.reply = {"192.0.2.9", "198.51.100.1", 53, 61000};
+  const Message m = masqueraded_udp();
   std::vector<std::uint8_t> buf;
   append(buf, m);
   append(buf, m);
