@@ -40,7 +40,7 @@ struct NatEventCounters {
   std::uint64_t creates = 0;    // NAT events read: connection created (natEvent 1)
   std::uint64_t destroys = 0;   // connection destroyed (natEvent 2)
   std::uint64_t not_nat = 0;    // conntrack events of connections without NAT, or not IPv4
-  std::uint64_t malformed = 0;  // messages without the tuples or status an event needs
+  std::uint64_t malformed = 0;  // messages without the tuples or status an event needs, or cut short
   std::uint64_t overruns = 0;   // ENOBUFS: the kernel dropped events the buffer could not hold
 
   NatEventCounters& operator+=(const NatEventCounters& o) {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -158,11 +159,20 @@ void parse_message(const nlmsghdr* nlh, TimeUs now, std::vector<NatEvent>& out, 
 
 void parse_conntrack_events(std::span<const std::uint8_t> datagram, TimeUs now, std::vector<NatEvent>& out,
                             NatEventCounters& counters) {
-  int len = static_cast<int>(datagram.size());
-  const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data());
-  while (mnl_nlmsg_ok(nlh, len)) {
+  // The walk checks the lengths itself, unsigned: libmnl's mnl_nlmsg_ok() compares
+  // (int)nlmsg_len, so a length of 2 GiB or more passes it as negative, and the
+  // 4-byte-aligned length mnl_nlmsg_next() steps by wraps to 0 at 0xfffffffd and beyond,
+  // where the walk would never end.
+  std::size_t pos = 0;
+  while (pos < datagram.size()) {
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(datagram.data() + pos);
+    if (datagram.size() - pos < sizeof(nlmsghdr) || nlh->nlmsg_len < sizeof(nlmsghdr) ||
+        nlh->nlmsg_len > datagram.size() - pos) {
+      ++counters.malformed;  // the rest of the datagram cannot be framed: one message cut short
+      return;
+    }
     parse_message(nlh, now, out, counters);
-    nlh = mnl_nlmsg_next(nlh, &len);
+    pos += std::min<std::size_t>(NLMSG_ALIGN(std::size_t{nlh->nlmsg_len}), datagram.size() - pos);
   }
 }
 

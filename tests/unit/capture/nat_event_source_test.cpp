@@ -12,6 +12,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -204,6 +205,29 @@ TEST(ConntrackEvents, TruncatedDatagramsAreSafe) {
     NatEventCounters c;
     parse_conntrack_events(part, kNow, out, c);
     EXPECT_EQ(out.size(), cut == buf.size() ? 2u : cut >= buf.size() / 2 ? 1u : 0u) << "cut at " << cut;
+    // A message cut short is counted; a cut between messages loses nothing.
+    const bool between = cut == 0 || cut == buf.size() / 2 || cut == buf.size();
+    EXPECT_EQ(c.malformed, between ? 0u : 1u) << "cut at " << cut;
+  }
+}
+
+// A length field of 2 GiB or more (which libmnl's mnl_nlmsg_ok() takes for a negative int, and
+// whose aligned step wraps to 0 from 0xfffffffd on) ends the walk, counted, after the events
+// before it. Found by fuzz/conntrack.cpp: the walk used to loop for ever.
+TEST(ConntrackEvents, HugeLengthFieldEndsTheWalk) {
+  for (const std::uint32_t length : {0x80000000u, 0xfffffff0u, 0xfffffffdu, 0xffffffffu}) {
+    const Message m = masqueraded_udp();
+    std::vector<std::uint8_t> buf;
+    append(buf, m);
+    append(buf, m);
+    std::uint32_t len = 0;
+    std::memcpy(&len, buf.data(), 4);  // nlmsg_len of the first message
+    std::memcpy(buf.data() + NLMSG_ALIGN(len), &length, 4);
+    std::vector<NatEvent> out;
+    NatEventCounters c;
+    parse_conntrack_events(buf, kNow, out, c);
+    EXPECT_EQ(out.size(), 1u) << std::hex << length;
+    EXPECT_EQ(c.malformed, 1u) << std::hex << length;
   }
 }
 
