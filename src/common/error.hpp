@@ -19,12 +19,14 @@ class SetupError : public std::runtime_error {
 // The message always names the parameter and says why.
 class ParameterError : public std::runtime_error {
  public:
-  ParameterError(std::string name, const std::string& reason)
-      : std::runtime_error(name + ": " + reason), name_(std::move(name)) {}
+  ParameterError(std::string name, std::string reason)
+      : std::runtime_error(name + ": " + reason), name_(std::move(name)), reason_(std::move(reason)) {}
   const std::string& name() const { return name_; }
+  const std::string& reason() const { return reason_; }
 
  private:
   std::string name_;
+  std::string reason_;
 };
 
 }  // namespace netflowd

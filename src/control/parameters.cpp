@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <limits>
 
 #include "common/error.hpp"
@@ -219,6 +220,7 @@ void apply_config_text(Config& config, std::string_view text, const std::string&
     std::size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(pos, end - pos);
+    const char* const line_start = text.data() + pos;
     pos = end + 1;
     ++line_no;
     if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
@@ -231,13 +233,23 @@ void apply_config_text(Config& config, std::string_view text, const std::string&
     if (line.empty()) continue;
     const std::size_t eq = line.find('=');
     const std::string where = file_name + ":" + std::to_string(line_no);
+    // A NUL or another control byte (a damaged or binary file) is named, not passed on: it
+    // would cut the message short wherever it is printed as a C string.
+    if (const auto bad = std::find_if(line.begin(), line.end(),
+                                      [](char c) { return static_cast<unsigned char>(c) < 0x20 && c != '\t'; });
+        bad != line.end()) {
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned>(static_cast<unsigned char>(*bad)));
+      throw ParameterError(where, std::string("control character ") + byte + " at column " +
+                                      std::to_string(&*bad - line_start + 1) + " (not a text file?)");
+    }
     if (eq == std::string_view::npos)
       throw ParameterError(where, "expected name=value, got '" + std::string(line) + "'");
     const std::string assignment = std::string(trim(line.substr(0, eq))) + "=" + std::string(trim(line.substr(eq + 1)));
     try {
       apply_parameter(config, assignment);
     } catch (const ParameterError& e) {
-      throw ParameterError(where + ": " + e.name(), std::string(e.what()).substr(e.name().size() + 2));
+      throw ParameterError(where + ": " + e.name(), e.reason());
     }
   }
 }

@@ -98,5 +98,41 @@ TEST(ConfigFile, ErrorsNameFileLineAndParameter) {
   EXPECT_THROW(apply_config_text(c, "just words\n", "f"), ParameterError);
 }
 
+// A NUL or another control byte in a line (a damaged or binary file) is refused with its
+// place, as any bad line is. Found by fuzz/config.cpp: a NUL in a parameter name cut the
+// message that the file's line was added to, and netflowd ended on std::out_of_range, at
+// start or on the SIGHUP that reloads the file.
+TEST(ConfigFile, ControlCharactersAreRefusedWithTheirPlace) {
+  Config c;
+  for (const std::string& text :
+       {std::string("protocol=9\nprotoc\0ol=9\n", 23), std::string("protocol=9\nmaxflows=1\x01\n")}) {
+    try {
+      apply_config_text(c, text, "f");
+      FAIL() << "accepted a control character";
+    } catch (const ParameterError& e) {
+      EXPECT_EQ(e.name(), "f:2");
+      const bool nul = text.find('\0') != std::string::npos;
+      EXPECT_EQ(e.reason(), nul ? "control character 0x00 at column 7 (not a text file?)"
+                                : "control character 0x01 at column 11 (not a text file?)");
+    }
+  }
+  // A tab is not one, and a control byte in a comment is never read.
+  apply_config_text(c, "maxflows\t=\t7 # \x01\n", "f");
+  EXPECT_EQ(c.maxflows, 7u);
+}
+
+// The reason a parameter gives reaches the file's message whole, whatever the name holds.
+TEST(ConfigFile, ReasonIsKeptWhole) {
+  Config c;
+  try {
+    apply_config_text(c, "no_such_parameter=1\n", "f");
+    FAIL() << "accepted an unknown parameter";
+  } catch (const ParameterError& e) {
+    EXPECT_EQ(e.name(), "f:1: no_such_parameter");
+    EXPECT_EQ(e.reason(), "unknown parameter (see --help)");
+    EXPECT_STREQ(e.what(), "f:1: no_such_parameter: unknown parameter (see --help)");
+  }
+}
+
 }  // namespace
 }  // namespace netflowd
