@@ -44,6 +44,13 @@ void parse_suffix(std::string_view entry, std::string_view rest, IpFamily family
     d.interface = std::string(rest.substr(pct + 1));
     if (d.interface.empty()) fail(entry, "interface name after '%' is empty");
     if (d.interface.size() >= IFNAMSIZ) fail(entry, "interface name '" + d.interface + "' is too long");
+    // What the kernel takes for a device name (dev_valid_name()): also what keeps the entry
+    // one that `netflowctl get` can show and `set` read back.
+    if (d.interface == "." || d.interface == ".." || std::any_of(d.interface.begin(), d.interface.end(), [](char c) {
+          return c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c));
+        })) {
+      fail(entry, "'" + d.interface + "' is not a valid interface name");
+    }
   }
   if (bind.empty()) return;
   if (bind.front() != '@') fail(entry, "unexpected '" + std::string(bind) + "' after the address");
