@@ -169,9 +169,8 @@ TEST(PcapFileSource, LinkTypesOfFiles) {
 }
 
 // Minimal pcapng: section header, one Ethernet interface with microsecond resolution, and an
-// enhanced packet block per frame. Read through libpcap.
-TEST(PcapFileSource, PcapngGoesThroughLibpcap) {
-  const std::vector<Frame> frames = sample_frames(50);
+// enhanced packet block per frame.
+std::string pcapng_file(const std::vector<Frame>& frames) {
   std::string out;
   auto block = [&](std::uint32_t type, const std::string& body) {
     const auto total = static_cast<std::uint32_t>(12 + body.size());
@@ -201,10 +200,39 @@ TEST(PcapFileSource, PcapngGoesThroughLibpcap) {
     epb.append((4 - f.bytes.size() % 4) % 4, '\0');
     block(0x00000006, epb);
   }
+  return out;
+}
+
+// Read through libpcap.
+TEST(PcapFileSource, PcapngGoesThroughLibpcap) {
+  const std::vector<Frame> frames = sample_frames(50);
   const std::string path = temp_path("ng");
-  write_file(path, out);
+  write_file(path, pcapng_file(frames));
   PcapFileSource source(path);
   EXPECT_STREQ(source.reader(), "libpcap");
+  EXPECT_EQ(read_with_netflowd(path), frames);
+  ::unlink(path.c_str());
+}
+
+// pcapng timestamps are 64-bit: one past the year 9999 ends the capture with an error after
+// the frames before it, instead of overflowing the microsecond clock. Found by
+// fuzz/pcap_file.cpp (seconds * 1,000,000 overflowed a signed 64-bit integer).
+TEST(PcapFileSource, PcapngTimestampBeyondRangeIsAnError) {
+  for (const std::uint64_t far : {std::uint64_t{253402300800} * 1000000, UINT64_MAX - 15}) {
+    std::vector<Frame> frames = sample_frames(3);
+    frames[2].timestamp = static_cast<TimeUs>(far);
+    const std::string path = temp_path("ng-far");
+    write_file(path, pcapng_file(frames));
+    std::string error;
+    EXPECT_EQ(read_with_netflowd(path, &error), std::vector<Frame>(frames.begin(), frames.begin() + 2));
+    EXPECT_NE(error.find("frame 3 has a timestamp beyond the year 9999"), std::string::npos) << error;
+    ::unlink(path.c_str());
+  }
+  // The last second of 9999 is still a time.
+  std::vector<Frame> frames = sample_frames(1);
+  frames[0].timestamp = TimeUs{253402300799} * 1000000;
+  const std::string path = temp_path("ng-9999");
+  write_file(path, pcapng_file(frames));
   EXPECT_EQ(read_with_netflowd(path), frames);
   ::unlink(path.c_str());
 }
