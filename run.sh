@@ -6,6 +6,9 @@
 #   ./run.sh test     install what is missing, build with sanitizers, run the whole test suite
 #   ./run.sh build    install and build only (build/release)
 #   ./run.sh bench    install, build (release) and run the micro benchmarks
+#   ./run.sh fuzz [SECONDS] [TARGET...]
+#                     install, build the libFuzzer targets (clang) and fuzz each for SECONDS
+#                     (default 60), keeping what they find in build/fuzz/corpus (fuzz/README.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -20,6 +23,7 @@ PACKAGES=(
   iptables nftables iputils-ping conntrack       # live-capture lab tests (network namespaces; conntrack: NAT events)
   netsniff-ng                                    # trafgen: traffic generator of the live benchmark (bench/live)
   softflowd valgrind                             # peer benchmark (bench/peers) and its profile
+  clang libclang-rt-14-dev                       # fuzz targets (libFuzzer; fuzz/)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -43,6 +47,13 @@ build() {  # build DIR [cmake options...]
   cmake --build "$dir" -j "$(nproc)"
 }
 
+# The fuzz targets, built by Clang with libFuzzer, AddressSanitizer and UBSan (fuzz/README.md).
+build_fuzz() {
+  cmake -S "$ROOT" -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DNETFLOWD_SANITIZE=ON -DNETFLOWD_FUZZ=ON -DNETFLOWD_TESTS=OFF -DNETFLOWD_BENCH=OFF >/dev/null
+  cmake --build build/fuzz -j "$(nproc)" --target fuzz_all
+}
+
 demo() {
   build build/release -DCMAKE_BUILD_TYPE=Release -DNETFLOWD_TESTS=ON
   "$ROOT/scripts/demo.sh" "$ROOT/build/release/src/app/netflowd" "$ROOT/data/demo.pcap"
@@ -59,7 +70,9 @@ case "${1:-}" in
     ;;
   test)
     install_deps
-    build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETFLOWD_SANITIZE=ON -DNETFLOWD_WERROR=ON
+    build_fuzz
+    build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETFLOWD_SANITIZE=ON -DNETFLOWD_WERROR=ON \
+      -DNETFLOWD_FUZZ_BIN="$ROOT/build/fuzz/fuzz"
     cd build/test
     ctest --output-on-failure -j "$(nproc)" --timeout 600
     ;;
@@ -68,8 +81,22 @@ case "${1:-}" in
     build build/release -DCMAKE_BUILD_TYPE=Release
     "$ROOT/build/release/bench/netflowd_bench"
     ;;
+  fuzz)
+    install_deps
+    build_fuzz
+    seconds=${2:-60}
+    shift $(( $# < 2 ? $# : 2 ))
+    targets=("$@")
+    [ ${#targets[@]} -gt 0 ] || targets=(packet pcap_file conntrack config control)
+    for t in "${targets[@]}"; do
+      mkdir -p "build/fuzz/corpus/$t" "build/fuzz/artifacts/$t"
+      echo "run.sh: fuzzing $t for ${seconds} s (corpus build/fuzz/corpus/$t)" >&2
+      "build/fuzz/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+        -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$t/" "build/fuzz/corpus/$t" "fuzz/corpus/$t"
+    done
+    ;;
   *)
-    echo "usage: ./run.sh [test|build|bench]" >&2
+    echo "usage: ./run.sh [test|build|bench|fuzz [SECONDS] [TARGET...]]" >&2
     exit 2
     ;;
 esac
