@@ -8,7 +8,7 @@
 #   ./run.sh bench    install, build (release) and run the micro benchmarks
 #   ./run.sh fuzz [SECONDS] [TARGET...]
 #                     install, build the libFuzzer targets (clang) and fuzz each for SECONDS
-#                     (default 60), keeping what they find in build/fuzz/corpus (fuzz/README.md)
+#                     (default 60), keeping what they find in build/fuzz/corpus (tests/fuzz/README.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -23,7 +23,7 @@ PACKAGES=(
   iptables nftables iputils-ping conntrack       # live-capture lab tests (network namespaces; conntrack: NAT events)
   netsniff-ng                                    # trafgen: traffic generator of the live benchmark (bench/live)
   softflowd valgrind                             # peer benchmark (bench/peers) and its profile
-  clang libclang-rt-14-dev                       # fuzz targets (libFuzzer; fuzz/)
+  clang libclang-rt-14-dev                       # fuzz targets (libFuzzer; tests/fuzz/)
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -47,7 +47,7 @@ build() {  # build DIR [cmake options...]
   cmake --build "$dir" -j "$(nproc)"
 }
 
-# The fuzz targets, built by Clang with libFuzzer, AddressSanitizer and UBSan (fuzz/README.md).
+# The fuzz targets, built by Clang with libFuzzer, AddressSanitizer and UBSan (tests/fuzz/README.md).
 build_fuzz() {
   cmake -S "$ROOT" -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DNETFLOWD_SANITIZE=ON -DNETFLOWD_FUZZ=ON -DNETFLOWD_TESTS=OFF -DNETFLOWD_BENCH=OFF >/dev/null
@@ -72,7 +72,7 @@ case "${1:-}" in
     install_deps
     build_fuzz
     build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETFLOWD_SANITIZE=ON -DNETFLOWD_WERROR=ON \
-      -DNETFLOWD_FUZZ_BIN="$ROOT/build/fuzz/fuzz"
+      -DNETFLOWD_FUZZ_BIN="$ROOT/build/fuzz/tests/fuzz"
     cd build/test
     ctest --output-on-failure -j "$(nproc)" --timeout 600
     ;;
@@ -91,8 +91,8 @@ case "${1:-}" in
     for t in "${targets[@]}"; do
       mkdir -p "build/fuzz/corpus/$t" "build/fuzz/artifacts/$t"
       echo "run.sh: fuzzing $t for ${seconds} s (corpus build/fuzz/corpus/$t)" >&2
-      "build/fuzz/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-        -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$t/" "build/fuzz/corpus/$t" "fuzz/corpus/$t"
+      "build/fuzz/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+        -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$t/" "build/fuzz/corpus/$t" "tests/fuzz/corpus/$t"
     done
     ;;
   *)

@@ -213,7 +213,7 @@ TEST(ConntrackEvents, TruncatedDatagramsAreSafe) {
 
 // A length field of 2 GiB or more (which libmnl's mnl_nlmsg_ok() takes for a negative int, and
 // whose aligned step wraps to 0 from 0xfffffffd on) ends the walk, counted, after the events
-// before it. Found by fuzz/conntrack.cpp: the walk used to loop for ever.
+// before it. Found by tests/fuzz/conntrack.cpp: the walk used to loop for ever.
 TEST(ConntrackEvents, HugeLengthFieldEndsTheWalk) {
   for (const std::uint32_t length : {0x80000000u, 0xfffffff0u, 0xfffffffdu, 0xffffffffu}) {
     const Message m = masqueraded_udp();

@@ -216,7 +216,7 @@ TEST(PcapFileSource, PcapngGoesThroughLibpcap) {
 
 // pcapng timestamps are 64-bit: one past the year 9999 ends the capture with an error after
 // the frames before it, instead of overflowing the microsecond clock. Found by
-// fuzz/pcap_file.cpp (seconds * 1,000,000 overflowed a signed 64-bit integer).
+// tests/fuzz/pcap_file.cpp (seconds * 1,000,000 overflowed a signed 64-bit integer).
 TEST(PcapFileSource, PcapngTimestampBeyondRangeIsAnError) {
   for (const std::uint64_t far : {std::uint64_t{253402300800} * 1000000, UINT64_MAX - 15}) {
     std::vector<Frame> frames = sample_frames(3);

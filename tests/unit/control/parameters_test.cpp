@@ -99,7 +99,7 @@ TEST(ConfigFile, ErrorsNameFileLineAndParameter) {
 }
 
 // A NUL or another control byte in a line (a damaged or binary file) is refused with its
-// place, as any bad line is. Found by fuzz/config.cpp: a NUL in a parameter name cut the
+// place, as any bad line is. Found by tests/fuzz/config.cpp: a NUL in a parameter name cut the
 // message that the file's line was added to, and netflowd aborted at start on an uncaught
 // std::out_of_range (a SIGHUP reload logged "basic_string::substr" instead of the reason).
 TEST(ConfigFile, ControlCharactersAreRefusedWithTheirPlace) {

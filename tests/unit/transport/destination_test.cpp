@@ -47,7 +47,7 @@ TEST(Destination, DuplicatesAreIgnored) {
 TEST(Destination, BadEntriesAreRejectedWithTheParameterName) {
   for (const char* bad : {"300.1.1.1:2055", "[::1", "1.2.3.4:0", "1.2.3.4:70000", "1.2.3.4:abc", "1.2.3.4@::1",
                           "1.2.3.4%", "host.example:2055", "", " , ", "[::1]:x", "1.2.3.4:2055junk",
-                          // interface names the kernel refuses (found by fuzz/config.cpp: with a
+                          // interface names the kernel refuses (found by tests/fuzz/config.cpp: with a
                           // ':' the entry `get` showed did not read back)
                           "192.0.2.10%eth0:1", "[::1]:4739%a/b", "1.2.3.4%.", "1.2.3.4%.."}) {
     try {

@@ -3,7 +3,7 @@
 # seed corpus (read only: what it finds goes to a temporary directory), with a fixed seed so
 # that a run is repeatable. Fails on a crash, a failed FUZZ_CHECK, a sanitizer report, a leak
 # or an input that takes more than 10 s; the input that did it is printed in base64, to be
-# saved under fuzz/corpus/<target>/ once the bug is fixed.
+# saved under tests/fuzz/corpus/<target>/ once the bug is fixed.
 set -euo pipefail
 fuzzer=$1 seeds=$2 runs=$3
 if [ ! -x "$fuzzer" ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the seed inputs of the fuzz targets (fuzz/corpus/<target>/seed-*) from a capture.
+"""Writes the seed inputs of the fuzz targets (tests/fuzz/corpus/<target>/seed-*) from a capture.
 
-    fuzz/seeds.py CAPTURE.pcap
+    tests/fuzz/seeds.py CAPTURE.pcap
 
 The committed seeds came from a capture of tests/gen's nfgen (`nfgen --packets 200000
 --flows 20000 --seed 2`: IPv4/IPv6, TCP/UDP/ICMP/SCTP/GRE/ESP, fragments, VLAN and QinQ,

@@ -3,7 +3,8 @@
 // Input: 1 byte of set-up, then the file. Bits of the set-up byte: 0-1 export protocol (v5,
 // v9, IPFIX, IPFIX), 2 MAC addresses and 3 MPLS labels as key fields with every optional
 // field exported, 3 aggregation rules, 4 maxflows=4 (packets of new flows beyond it dropped),
-// 5 hash sampling 1 in 2, 6 active and inactive timeouts of 1 s.
+// 5 hash sampling 1 in 2, 6 active and inactive timeouts of 1 s, 7 the smallest v9/IPFIX
+// messages (payload_size=512) with templates in every one (refresh_rate=1).
 //
 // What must hold, beyond "no crash, no undefined behaviour":
 // - a file netflowd cannot read is refused with SetupError, never anything else;
@@ -54,6 +55,10 @@ Config config_of(std::uint8_t setup) {
   if ((setup & 0x40) != 0) {
     apply_parameter(c, "active_timeout=1");
     apply_parameter(c, "inactive_timeout=1");
+  }
+  if ((setup & 0x80) != 0) {
+    apply_parameter(c, "payload_size=512");
+    apply_parameter(c, "refresh_rate=1");
   }
   return c;
 }
