@@ -25,6 +25,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,16 +107,13 @@ void set_value(netsnmp_variable_list* vb, const Value& v) {
 
 Oid oid_of(const netsnmp_variable_list* vb) { return Oid(vb->name, vb->name + vb->name_length); }
 
-// A SET's value as a parameter's text; whitespace (not allowed in a control request) becomes
-// a comma, which every list parameter also accepts as a separator.
-std::string set_text(const netsnmp_variable_list* vb, Type type) {
+// A SET's value as a parameter's text (netflowd::snmp::parameter_text), or nothing when it
+// cannot be one.
+std::optional<std::string> set_text(const netsnmp_variable_list* vb, Type type) {
   Value v;
   v.type = type;
   if (type == Type::octets) {
     v.octets.assign(reinterpret_cast<const char*>(vb->val.string), vb->val_len);
-    for (char& c : v.octets) {
-      if (c == ' ' || c == '\t' || c == '\n') c = ',';
-    }
   } else {
     v.number = static_cast<std::uint32_t>(static_cast<std::int32_t>(*vb->val.integer));
   }
@@ -168,8 +166,14 @@ int handle(netsnmp_mib_handler*, netsnmp_handler_registration*, netsnmp_agent_re
       case MODE_SET_ACTION: {
         const auto w = netflowd::snmp::writable(name);
         if (!w) break;
+        const std::optional<std::string> text = set_text(vb, w->type);
+        if (!text) {
+          snmp_log(LOG_WARNING, "netflowd-snmp: set %s: a control character in the value\n", w->parameter.c_str());
+          netsnmp_set_request_error(reqinfo, req, SNMP_ERR_WRONGVALUE);
+          break;
+        }
         try {
-          g_agent.ask("set " + w->parameter + "=" + set_text(vb, w->type));
+          g_agent.ask("set " + w->parameter + "=" + *text);
         } catch (const std::exception& e) {
           snmp_log(LOG_WARNING, "netflowd-snmp: set %s: %s\n", w->parameter.c_str(), e.what());
           netsnmp_set_request_error(reqinfo, req, SNMP_ERR_WRONGVALUE);

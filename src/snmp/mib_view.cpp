@@ -1,6 +1,7 @@
 #include "snmp/mib_view.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <ctime>
 #include <sstream>
@@ -171,9 +172,18 @@ std::optional<Writable> writable(const Oid& instance) {
   return std::nullopt;
 }
 
-std::string parameter_text(const Value& v) {
-  if (v.type == Type::octets) return v.octets;
-  return std::to_string(static_cast<std::int32_t>(static_cast<std::uint32_t>(v.number)));
+std::optional<std::string> parameter_text(const Value& v) {
+  if (v.type != Type::octets) return std::to_string(static_cast<std::int32_t>(static_cast<std::uint32_t>(v.number)));
+  std::string text = v.octets;
+  for (char& c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isspace(byte)) {
+      c = ',';
+    } else if (byte < 0x20 || byte == 0x7f) {
+      return std::nullopt;
+    }
+  }
+  return text;
 }
 
 }  // namespace netflowd::snmp

@@ -55,7 +55,11 @@ struct Writable {
 };
 std::optional<Writable> writable(const Oid& instance);
 
-// The text `netflowctl set` takes for a value of that type.
-std::string parameter_text(const Value& v);
+// The text of a `netflowctl set NAME=TEXT` request for a SET's value, or nothing when the
+// value cannot be one (a SET of it gets wrongValue). In a string, white space becomes a comma
+// (every list parameter takes commas as separators), since it would split the request into
+// further NAME=VALUE words, each one set: a SET of one object must not reach other
+// parameters. Any other control byte (NUL, DEL, ...) refuses the value.
+std::optional<std::string> parameter_text(const Value& v);
 
 }  // namespace netflowd::snmp

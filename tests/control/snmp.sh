@@ -9,7 +9,8 @@
 #   - its values equal what netflowctl shows at the same time (`get`, `stat --snmp`): packets,
 #     bytes and flows in total and per worker, parameters, the destination;
 #   - snmpset of a run-time parameter changes it in netflowd (netflowctl get shows it); a
-#     value netflowd refuses gives wrongValue and changes nothing; a statistic is notWritable;
+#     value netflowd refuses gives wrongValue and changes nothing, and so does a string that
+#     would carry a second NAME=VALUE into the control request; a statistic is notWritable;
 #   - once netflowd is gone, the statistics answer noSuchInstance (never stale numbers).
 # usage: snmp.sh NETFLOWD NETFLOWCTL NETFLOWD_SNMP
 set -euo pipefail
@@ -65,6 +66,17 @@ snmp snmpset -v2c -c private "$SNMP" "$MIB.1.2.5.0" i 77 >/dev/null 2>"$NSH_WORK
 snmp snmpset -v2c -c private "$SNMP" "$MIB.1.2.9.0" s "random:20" >/dev/null 2>"$NSH_WORK/set.err" ||
     ctl_error "snmpset sampler failed: $(cat "$NSH_WORK/set.err")"
 [[ $(nfctl_ok get sampler) == random:20 ]] || ctl_error "sampler is not random:20 after snmpset"
+# A string SET reaches its own parameter only: a vertical tab, white space to the control
+# request, must not smuggle in a second NAME=VALUE (flush=2 zeroes the statistics).
+in_packets() { nfctl_ok stat --snmp | awk '$1 == "inPackets" {print $2}'; }
+before=$(in_packets)
+if snmp snmpset -v2c -c private "$SNMP" "$MIB.1.2.9.0" s $'random:30\vflush=2' >/dev/null 2>"$NSH_WORK/set.err"; then
+    ctl_error "snmpset of sampler with a smuggled flush=2 was accepted"
+fi
+grep -q wrongValue "$NSH_WORK/set.err" || ctl_error "smuggled flush=2: not wrongValue: $(cat "$NSH_WORK/set.err")"
+[[ $(nfctl_ok get sampler) == random:20 ]] || ctl_error "a refused snmpset changed the sampler"
+after=$(in_packets)
+[[ $before -gt 0 && $after == "$before" ]] || ctl_error "inPackets went from $before to $after: flush=2 got through"
 if snmp snmpset -v2c -c private "$SNMP" "$MIB.1.2.1.0" i 7 >/dev/null 2>"$NSH_WORK/set.err"; then
     ctl_error "snmpset protocol=7 was accepted"
 fi

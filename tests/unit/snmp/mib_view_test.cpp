@@ -98,5 +98,21 @@ TEST(MibView, WritableParameters) {
   EXPECT_EQ(parameter_text(neg), "-1");
 }
 
+// A string SET reaches its own parameter only: every white space byte (which would start a
+// further NAME=VALUE word of the `set` request, e.g. "\vflush=2") becomes a comma, and a value
+// with another control byte is refused. "\v", "\f" and "\r" used to pass through.
+TEST(MibView, StringSetCannotReachOtherParameters) {
+  Value v;
+  v.type = Type::octets;
+  v.octets = "10.0.0.0/8=16\vflush=2\f1.2.3.4\r5 6\t7\n8";
+  EXPECT_EQ(parameter_text(v), "10.0.0.0/8=16,flush=2,1.2.3.4,5,6,7,8");
+  for (const std::string& bad : {std::string("a\0b", 3), std::string("a\x01"), std::string("\x7f")}) {
+    v.octets = bad;
+    EXPECT_FALSE(parameter_text(v)) << "accepted a control byte";
+  }
+  v.octets = "deterministic:100";
+  EXPECT_EQ(parameter_text(v), "deterministic:100");
+}
+
 }  // namespace
 }  // namespace netflowd::snmp
