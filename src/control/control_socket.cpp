@@ -14,7 +14,9 @@
 namespace netflowd {
 namespace {
 
-constexpr std::size_t kMaxRequest = 8192;
+// The longest request line: room for long lists (a `set aggregation=...` of a few thousand
+// rules); a longer one is refused whole, never cut and applied in part.
+constexpr std::size_t kMaxRequest = 64 * 1024;
 constexpr int kIoTimeoutMs = 2000;
 
 sockaddr_un address_of(const std::string& path) {
@@ -87,7 +89,12 @@ void ControlServer::handle_connection(int fd, const Handler& handler) {
     if (n <= 0) break;
     request.append(buf, static_cast<std::size_t>(n));
   }
-  if (const std::size_t nl = request.find('\n'); nl != std::string::npos) request.resize(nl);
+  const std::size_t nl = request.find('\n');
+  if (nl == std::string::npos && request.size() >= kMaxRequest) {
+    write_all(fd, "ERROR request longer than " + std::to_string(kMaxRequest) + " bytes\n");
+    return;
+  }
+  if (nl != std::string::npos) request.resize(nl);
   write_all(fd, handler(request));
 }
 
