@@ -8,7 +8,8 @@
 #     with the value `get` printed is accepted (round trip) and restores the start listing;
 #   - bad values, unknown and not implemented names, start-only parameters are refused with
 #     exit status 1 and the parameter's name, and change nothing (a request with one bad
-#     assignment applies none of it); usage errors exit 2;
+#     assignment applies none of it); usage errors exit 2, and so does a newline in an
+#     argument (it would cut the one-line request);
 #   - flush=1 makes the cached flows reach the collector at once (well before any timeout),
 #     every time, not only the first;
 #   - protocol=9 (with engine_id=7): the collector, which got IPFIX so far, gets NetFlow v9
@@ -117,6 +118,14 @@ for args in frobnicate set "stat --jsn" "flows --jsn"; do
     [[ $rc == 2 && -z $out ]] ||
         ctl_error "netflowctl $args: exit status $rc and ${#out} bytes on stdout, expected 2 (usage) and nothing"
 done
+# A newline in an argument (a list pasted over two lines) would end the one-line request there
+# and netflowd would apply the first line only: refused before anything is sent.
+nfctl_ok get aggregation >"$NSH_WORK/aggr.before"
+rc=0
+nfctl set $'aggregation=10.0.0.0/8=16\n192.168.0.0/16=24' >/dev/null 2>"$NSH_WORK/err" || rc=$?
+[[ $rc == 2 ]] || ctl_error "set with a newline in the value: exit status $rc, expected 2"
+grep -q "control character (0x0a)" "$NSH_WORK/err" || ctl_error "set with a newline: $(cat "$NSH_WORK/err")"
+nfctl_ok get aggregation | cmp -s - "$NSH_WORK/aggr.before" || ctl_error "set with a newline changed the aggregation"
 rc=0
 "$NETFLOWCTL" --control "$NSH_WORK/no-such.sock" get >/dev/null 2>&1 || rc=$?
 [[ $rc == 1 ]] || ctl_error "netflowctl with no netflowd behind the socket: exit status $rc, expected 1"
