@@ -248,12 +248,14 @@ void FlowCache::erase_slot(std::size_t hole) {
 void FlowCache::reconfigure(const FlowCacheConfig& config) {
   const std::uint32_t old_hashsize = config_.hashsize;
   config_ = config;
+  config_.hashsize = old_hashsize;  // until the new index exists
   apply_config();
   if (config.hashsize != old_hashsize) {
     // Never below what the current flows need at the maximum load factor.
     std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
     while (static_cast<double>(size_) > kMaxLoad * static_cast<double>(slots)) slots *= 2;
-    rebuild_index(slots);
+    rebuild_index(slots);  // std::bad_alloc before anything of the index changed
+    config_.hashsize = config.hashsize;
   }
 }
 

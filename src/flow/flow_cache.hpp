@@ -177,7 +177,9 @@ class FlowCache {
   void for_each(Fn fn) const;
 
   // Applies new timeouts, limits and index size. Key options must not change while flows
-  // exist (flush first). A new hashsize rebuilds the index (never smaller than the flows need).
+  // exist (flush first). A new hashsize rebuilds the index (never smaller than the flows need);
+  // when that index cannot be allocated it throws std::bad_alloc with everything else applied
+  // and the old index (and hashsize) kept, every flow still in it.
   void reconfigure(const FlowCacheConfig& config);
 
   // With several shards, maxflows limits their total (as upstream's global table): every

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <random>
 #include <thread>
 
@@ -403,7 +404,15 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
             next.counter_limit != now_cfg.counter_limit) {
           w.cache->flush(ended, FlowEndReason::forced_end);  // flows keyed the old way end here
         }
-        w.cache->reconfigure(next);
+        try {
+          w.cache->reconfigure(next);
+        } catch (const std::bad_alloc&) {
+          // A new hashsize whose index the system does not grant: the flow cache keeps its
+          // index (reconfigure allocates the new one before it lets the old one go) and
+          // the worker goes on metering, instead of ending netflowd with every cached flow.
+          log_message(LOG_ERR, "worker %u: hashsize=%u: no memory for an index of that size; keeping %zu slots", self,
+                      next.hashsize, w.cache->index_capacity());
+        }
         control_sampler = config.sampler;
         key_options = next.key_options;
         if (config.aggregation_rules != aggregation) {

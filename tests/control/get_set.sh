@@ -17,7 +17,9 @@
 #   - destination=127.0.0.1:OTHER: new datagrams go to the other port, none to the old one;
 #   - inactive_timeout lowered at run time expires cached flows without a flush;
 #   - flush=2 zeroes the statistics, and afterwards they count only new traffic;
-#   - maxflows=3 keeps at most 3 flows in total (2 workers) and counts the dropped packets.
+#   - maxflows=3 keeps at most 3 flows in total (2 workers) and counts the dropped packets;
+#   - hashsize=2^30 under an address-space limit: the workers keep their index, netflowd goes
+#     on and exports every flow at the stop.
 # usage: get_set.sh NETFLOWD NETFLOWCTL
 set -euo pipefail
 [[ $# == 2 ]] || { echo "usage: $0 NETFLOWD NETFLOWCTL" >&2; exit 2; }
@@ -334,6 +336,21 @@ got=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print((j["flo
 grep -qE '^Accounting: observed 28 = metered [0-9]+ \+ dropped [0-9]+ \(not IP 0, malformed 0, maxflows [0-9]+, queue 0\)' \
     "$NSH_WORK/maxflows.txt" || ctl_error "stat after maxflows: $(grep Accounting "$NSH_WORK/maxflows.txt")"
 ADMITTED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["flows_active"])' "$NSH_WORK/maxflows.json")
+
+# A hashsize the system does not grant (an address-space limit put on the running netflowd:
+# 2^30 slots take 4 GiB a worker): the workers log it, keep their index and go on; netflowd
+# still answers, and at the stop below exports every cached flow (the maxflows flows reach
+# port B). It used to end on std::bad_alloc.
+nf_pid=$CTL_NETFLOWD_PID
+[[ $(readlink "/proc/$nf_pid/exe") == "$(readlink -f "$NETFLOWD")" ]] || nf_pid=$(pgrep -P "$CTL_NETFLOWD_PID" | head -1)
+vsz_kb=$(awk '/^VmSize/ { print $2 }' "/proc/$nf_pid/status")
+prlimit --pid "$nf_pid" --as=$(((vsz_kb + 512 * 1024) * 1024)) || ctl_fail "prlimit on netflowd failed"
+nfctl_ok set hashsize=1073741824 >/dev/null
+nsh_wait_until 10 "the workers to refuse the index" grep -q "no memory for an index of that size" "$NSH_WORK/netflowd.err" ||
+    ctl_error "no worker logged the refused hashsize: $(tail -3 "$NSH_WORK/netflowd.err")"
+kill -0 "$nf_pid" 2>/dev/null || ctl_fail "netflowd ended on a hashsize it could not allocate"
+[[ $(nfctl_ok stat --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["flows_active"])') == "$ADMITTED" ]] ||
+    ctl_error "the cached flows changed after the refused hashsize"
 
 ctl_stop_netflowd
 ctl_stop_tshark lo
