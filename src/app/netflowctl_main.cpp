@@ -2,12 +2,12 @@
 // net.netflow.*` and /proc/net/stat/ipt_netflow* control and show ipt_NETFLOW.
 //
 // Exit codes: 0 success, 1 netflowd refused or could not be reached, 2 bad command line.
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
 
+#include "common/control_bytes.hpp"
 #include "common/error.hpp"
 #include "control/control_socket.hpp"
 
@@ -49,12 +49,7 @@ int main(int argc, char** argv) {
     }
     // The request is one line: a newline in an argument would end it there, and netflowd would
     // apply the part before (a list pasted over several lines would lose its later entries).
-    if (const auto bad = std::find_if(arg.begin(), arg.end(),
-                                      [](char c) {
-                                        const auto byte = static_cast<unsigned char>(c);
-                                        return (byte < 0x20 && c != '\t') || byte == 0x7f;
-                                      });
-        bad != arg.end()) {
+    if (const auto bad = netflowd::find_control_byte(arg); bad != arg.end()) {
       std::fprintf(stderr,
                    "netflowctl: a control character (0x%02x) after '%.*s': the request to netflowd is one line; "
                    "separate list entries with commas\n",

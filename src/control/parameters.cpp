@@ -4,7 +4,9 @@
 #include <charconv>
 #include <cstdio>
 #include <limits>
+#include "common/control_bytes.hpp"
 
+#include "common/control_bytes.hpp"
 #include "common/error.hpp"
 
 namespace netflowd {
@@ -235,9 +237,7 @@ void apply_config_text(Config& config, std::string_view text, const std::string&
     const std::string where = file_name + ":" + std::to_string(line_no);
     // A NUL or another control byte (a damaged or binary file) is named, not passed on: it
     // would cut the message short wherever it is printed as a C string.
-    if (const auto bad = std::find_if(line.begin(), line.end(),
-                                      [](char c) { return static_cast<unsigned char>(c) < 0x20 && c != '\t'; });
-        bad != line.end()) {
+    if (const auto bad = find_control_byte(line); bad != line.end()) {
       char byte[8];
       std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned>(static_cast<unsigned char>(*bad)));
       throw ParameterError(where, std::string("control character ") + byte + " at column " +

@@ -6,6 +6,8 @@
 #include <ctime>
 #include <sstream>
 
+#include "common/control_bytes.hpp"
+
 namespace netflowd::snmp {
 namespace {
 
@@ -176,10 +178,9 @@ std::optional<std::string> parameter_text(const Value& v) {
   if (v.type != Type::octets) return std::to_string(static_cast<std::int32_t>(static_cast<std::uint32_t>(v.number)));
   std::string text = v.octets;
   for (char& c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isspace(byte)) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
       c = ',';
-    } else if (byte < 0x20 || byte == 0x7f) {
+    } else if (is_control_byte(c)) {
       return std::nullopt;
     }
   }

@@ -98,22 +98,24 @@ TEST(ConfigFile, ErrorsNameFileLineAndParameter) {
   EXPECT_THROW(apply_config_text(c, "just words\n", "f"), ParameterError);
 }
 
-// A NUL or another control byte in a line (a damaged or binary file) is refused with its
+// A NUL or another control byte (DEL too) in a line (a damaged or binary file) is refused with its
 // place, as any bad line is. Found by tests/fuzz/config.cpp: a NUL in a parameter name cut the
 // message that the file's line was added to, and netflowd aborted at start on an uncaught
 // std::out_of_range (a SIGHUP reload logged "basic_string::substr" instead of the reason).
 TEST(ConfigFile, ControlCharactersAreRefusedWithTheirPlace) {
   Config c;
   for (const std::string& text :
-       {std::string("protocol=9\nprotoc\0ol=9\n", 23), std::string("protocol=9\nmaxflows=1\x01\n")}) {
+       {std::string("protocol=9\nprotoc\0ol=9\n", 23), std::string("protocol=9\nmaxflows=1\x01\n"),
+        std::string("protocol=9\nmaxflows=1\x7f\n")}) {
     try {
       apply_config_text(c, text, "f");
       FAIL() << "accepted a control character";
     } catch (const ParameterError& e) {
       EXPECT_EQ(e.name(), "f:2");
-      const bool nul = text.find('\0') != std::string::npos;
-      EXPECT_EQ(e.reason(), nul ? "control character 0x00 at column 7 (not a text file?)"
-                                : "control character 0x01 at column 11 (not a text file?)");
+      const std::string expected = text.find('\0') != std::string::npos     ? "0x00 at column 7"
+                                   : text.find('\x7f') != std::string::npos ? "0x7f at column 11"
+                                                                            : "0x01 at column 11";
+      EXPECT_EQ(e.reason(), "control character " + expected + " (not a text file?)");
     }
   }
   // A tab is not one, and a control byte in a comment is never read.
