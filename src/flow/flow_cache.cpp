@@ -4,13 +4,19 @@
 #include <array>
 #include <bit>
 #include <stdexcept>
+#include <string>
 #include <utility>
+
+#include "common/error.hpp"
 
 namespace netflowd {
 
 namespace {
 
 constexpr double kMaxLoad = 0.5;
+// How full the index may get when it cannot grow for want of memory: lookups get slower (about
+// 8 probes for a new key instead of 2), but flows are still taken in until then.
+constexpr double kEmergencyLoad = 0.75;
 
 // The 32-byte parallel arrays take half a huge page per chunk: from the heap, not a huge page
 // of which half would stay unused.
@@ -46,6 +52,8 @@ FlowCacheStats& FlowCacheStats::operator+=(const FlowCacheStats& o) {
   probes += o.probes;
   maxflows_dropped_packets += o.maxflows_dropped_packets;
   maxflows_dropped_bytes += o.maxflows_dropped_bytes;
+  alloc_dropped_packets += o.alloc_dropped_packets;
+  alloc_dropped_bytes += o.alloc_dropped_bytes;
   peak_flows += o.peak_flows;
   index_grows += o.index_grows;
   return *this;
@@ -73,7 +81,12 @@ FlowCache::FlowCache(const FlowCacheConfig& config) : config_(config) {
   static_assert(sizeof(Entry) == 64, "a flow entry is one cache line (see the header and kChunkEntries)");
   static_assert(std::bit_width(std::uint64_t{kMaxEntries}) <= kDispShift, "entry numbers + 1 fit their field");
   const std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
-  index_ = allocate_index(slots);
+  try {
+    index_ = allocate_index(slots);
+  } catch (const std::bad_alloc&) {
+    throw SetupError("hashsize=" + std::to_string(config.hashsize) + ": not enough memory for a flow index of " +
+                     std::to_string(slots * sizeof(std::uint32_t) >> 20) + " MiB");
+  }
   index_size_ = slots;
   index_mask_ = slots - 1;
   apply_config();
@@ -84,15 +97,77 @@ FlowCache::~FlowCache() = default;
 void FlowCache::apply_config() {
   max_span_ = std::min(config_.active_timeout, kMaxFlowSpan);
   packet_limit_ = std::min(config_.counter_limit, kMaxFlowPackets);
-  wide_ = config_.key_options.mac || config_.key_options.mpls_labels != 0 || config_.keep_physdev;
-  sync_extensions();
+  wide_ = wide(config_);
 }
 
+namespace {
+
+// Room for one more element, so that the push_back that follows cannot throw.
+template <typename V>
+void reserve_one(V& v) {
+  if (v.size() == v.capacity()) v.reserve(std::max<std::size_t>(8, 2 * v.capacity()));
+}
+
+}  // namespace
+
 void FlowCache::add_chunk() {
-  chunks_.push_back(allocate_table<Entry>(kChunkEntries));
-  rare_chunks_.emplace_back();  // allocated when one of its flows first needs it (start_flow)
-  if (wide_) ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries, kHalfChunk));
+  auto chunk = allocate_table<Entry>(kChunkEntries);
+  std::unique_ptr<Extension[], HugeDeleter> ext;
+  if (wide_) ext = allocate_table<Extension>(kChunkEntries, kHalfChunk);
+  reserve_one(chunks_);
+  reserve_one(rare_chunks_);
+  if (wide_) reserve_one(ext_chunks_);
+  // Nothing below allocates.
+  chunks_.push_back(std::move(chunk));
+  rare_chunks_.emplace_back();  // allocated when one of its flows first needs it (reserve_rare)
+  if (wide_) ext_chunks_.push_back(std::move(ext));
   widen_ids();
+}
+
+bool FlowCache::reserve_rare(std::uint32_t id, const MeterInput& in) noexcept {
+  auto& chunk = rare_chunks_[id / kChunkEntries];
+  if (chunk != nullptr || !has_rare_facts(in)) return true;
+  try {
+    chunk = allocate_table<Rare>(kChunkEntries);
+    return true;
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+}
+
+bool FlowCache::reserve_new_flow(const MeterInput& in) noexcept {
+  const std::uint32_t id = free_head_ != kNil ? free_head_ : entries_allocated_;
+  try {
+    if (id / kChunkEntries == chunks_.size()) add_chunk();
+    std::uint64_t unused = 0;
+    if (free_address6_ == kNil && addresses6_allocated_ / kChunkEntries == address6_chunks_.size() &&
+        !narrow_addresses(in.key, unused)) {
+      auto chunk = allocate_table<Address6>(kChunkEntries, kHalfChunk);
+      reserve_one(address6_chunks_);
+      address6_chunks_.push_back(std::move(chunk));
+    }
+  } catch (const std::bad_alloc&) {
+    return false;  // what was allocated before the refusal stays, for later flows
+  }
+  return reserve_rare(id, in);
+}
+
+bool FlowCache::make_index_room() {
+  if (static_cast<double>(size_ + 1) <= kMaxLoad * static_cast<double>(index_size_)) return true;
+  try {
+    const std::size_t slots = index_size_ * 2;
+    rebuild_index(allocate_index(slots), slots);
+    return true;
+  } catch (const std::bad_alloc&) {
+    // Tried again at the next new flow: memory may have been freed meanwhile.
+    return static_cast<double>(size_ + 1) <= kEmergencyLoad * static_cast<double>(index_size_);
+  }
+}
+
+MeterResult FlowCache::refuse_for_memory(const MeterInput& in) {
+  ++stats_.alloc_dropped_packets;
+  stats_.alloc_dropped_bytes += in.ip_length;
+  return MeterResult::dropped_alloc;
 }
 
 // Makes the slots' entry-number field hold every entry of the slab (numbers + 1, so up to the
@@ -115,26 +190,13 @@ void FlowCache::widen_ids() {
   for (std::size_t i = 0; i < n; ++i) slots[i] &= keep;
 }
 
-// Extensions exist for every chunk while wide_; new ones start zeroed (no MAC/MPLS key words,
-// not bridged), which is what the flows already in the cache had.
-void FlowCache::sync_extensions() {
-  if (!wide_) {
-    ext_chunks_.clear();
-    return;
-  }
-  while (ext_chunks_.size() < chunks_.size()) {
-    ext_chunks_.push_back(allocate_table<Extension>(kChunkEntries, kHalfChunk));
-  }
-}
-
 std::uint32_t FlowCache::allocate_entry() {
   if (free_head_ != kNil) {
     const std::uint32_t id = free_head_;
     free_head_ = static_cast<std::uint32_t>(entry(id).addresses);
     return id;
   }
-  if (entries_allocated_ / kChunkEntries == chunks_.size()) add_chunk();
-  return entries_allocated_++;
+  return entries_allocated_++;  // its chunk exists (reserve_new_flow)
 }
 
 void FlowCache::release_entry(std::uint32_t id) {
@@ -154,10 +216,7 @@ std::uint32_t FlowCache::allocate_address6() {
     free_address6_ = static_cast<std::uint32_t>(address6(n).words[0]);
     return n;
   }
-  if (addresses6_allocated_ / kChunkEntries == address6_chunks_.size()) {
-    address6_chunks_.push_back(allocate_table<Address6>(kChunkEntries, kHalfChunk));
-  }
-  return addresses6_allocated_++;
+  return addresses6_allocated_++;  // its chunk exists (reserve_new_flow)
 }
 
 bool FlowCache::key_matches(std::uint32_t id, const PackedFlowKey& key) const {
@@ -245,28 +304,44 @@ void FlowCache::erase_slot(std::size_t hole) {
   index_[hole] = 0;
 }
 
-void FlowCache::reconfigure(const FlowCacheConfig& config) {
+FlowCache::Reconfigured FlowCache::reconfigure(const FlowCacheConfig& config) {
+  // Extensions exist for every chunk while the entries are wide; new ones start zeroed (no
+  // MAC/MPLS key words, not bridged), which is what the flows already in the cache had. They
+  // are allocated before anything changes.
+  Chunks<Extension> ext;
+  if (wide(config) && !wide_) {
+    try {
+      ext.reserve(chunks_.size());
+      for (std::size_t i = 0; i < chunks_.size(); ++i)
+        ext.push_back(allocate_table<Extension>(kChunkEntries, kHalfChunk));
+    } catch (const std::bad_alloc&) {
+      return Reconfigured::unchanged;
+    }
+  }
   const std::uint32_t old_hashsize = config_.hashsize;
   config_ = config;
-  config_.hashsize = old_hashsize;  // until the new index exists
+  config_.hashsize = old_hashsize;                          // until the new index exists
+  if (wide(config) != wide_) ext_chunks_ = std::move(ext);  // none when narrowing
   apply_config();
-  if (config.hashsize != old_hashsize) {
-    // Never below what the current flows need at the maximum load factor.
-    std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
-    while (static_cast<double>(size_) > kMaxLoad * static_cast<double>(slots)) slots *= 2;
-    rebuild_index(slots);  // std::bad_alloc before anything of the index changed
-    config_.hashsize = config.hashsize;
+  if (config.hashsize == old_hashsize) return Reconfigured::applied;
+  // Never below what the current flows need at the maximum load factor.
+  std::size_t slots = std::bit_ceil(std::max<std::size_t>(config.hashsize, 256));
+  while (static_cast<double>(size_) > kMaxLoad * static_cast<double>(slots)) slots *= 2;
+  try {
+    rebuild_index(allocate_index(slots), slots);
+  } catch (const std::bad_alloc&) {
+    return Reconfigured::index_kept;
   }
+  config_.hashsize = config.hashsize;
+  return Reconfigured::applied;
 }
-
-void FlowCache::grow_index() { rebuild_index(index_size_ * 2); }
 
 // Slots do not keep their home, so the new index is filled from the slab: in entry order
 // (sequential reads), each flow's key hashed again.
-void FlowCache::rebuild_index(std::size_t slots) {
+void FlowCache::rebuild_index(std::unique_ptr<std::uint32_t[], HugeDeleter> fresh, std::size_t slots) {
   // The old index is freed before the new one is filled (nothing reads it): at most one of
   // them takes memory at a time.
-  index_ = allocate_index(slots);
+  index_ = std::move(fresh);
   index_size_ = slots;
   index_mask_ = slots - 1;
   // In groups: the keys of a group are hashed and their home slots prefetched before the
@@ -318,11 +393,9 @@ void FlowCache::start_flow(std::uint32_t id, const MeterInput& in, bool same_key
   e.tcp_options = 0;
   e.l3_options = 0;
   // What only the first packet sets, in a chunk of its own that exists once any of its flows
-  // had any of it (offline, and on AF_PACKET without IPsec, none has). creation_seq is 1 for
-  // the first flow.
-  auto& rare_chunk = rare_chunks_[id / kChunkEntries];
-  if (rare_chunk != nullptr || in.out_ifindex != kNoInterface || in.ipsec_spi != 0 || config_.number_flows) {
-    if (rare_chunk == nullptr) rare_chunk = allocate_table<Rare>(kChunkEntries);
+  // had any of it (offline, and on AF_PACKET without IPsec, none has; reserve_rare made it
+  // when this flow has any). creation_seq is 1 for the first flow.
+  if (auto& rare_chunk = rare_chunks_[id / kChunkEntries]; rare_chunk != nullptr) {
     rare_chunk[id % kChunkEntries] =
         Rare{in.out_ifindex, in.ipsec_spi,
              config_.number_flows ? static_cast<std::uint32_t>(stats_.flows_created + 1) : std::uint32_t{0}};
@@ -416,6 +489,9 @@ MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ende
     const bool idle_expired =
         config_.inactive_timeout != 0 && since_first - TimeUs{e.last_offset} > config_.inactive_timeout;
     if (active_expired || counters_full || idle_expired) [[unlikely]] {
+      // The packet starts the key's next flow in this entry. When its first-packet facts
+      // have no place, it is refused instead, and the ended flow stays until the sweep.
+      if (!reserve_rare(id, in)) return refuse_for_memory(in);
       end_flow(id,
                idle_expired
                    ? (tcp_closed(e.tags, e.tcp_flags) ? FlowEndReason::end_of_flow : FlowEndReason::idle_timeout)
@@ -433,8 +509,10 @@ MeterResult FlowCache::meter(const MeterInput& in, std::vector<FlowRecord>& ende
       stats_.maxflows_dropped_bytes += in.ip_length;
       return MeterResult::dropped_maxflows;
     }
-    if (static_cast<double>(size_ + 1) > kMaxLoad * static_cast<double>(index_size_)) {
-      grow_index();
+    if (!reserve_new_flow(in)) [[unlikely]]
+      return refuse_for_memory(in);
+    if (static_cast<double>(size_ + 1) > kMaxLoad * static_cast<double>(index_size_)) [[unlikely]] {
+      if (!make_index_room()) return refuse_for_memory(in);
       find(key, hash, slot);  // the free slot moved
     }
     id = allocate_entry();

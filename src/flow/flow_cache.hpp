@@ -101,16 +101,24 @@ struct FlowCacheStats {
   std::uint64_t probes = 0;  // index slots visited that held another flow ("searched")
   std::uint64_t maxflows_dropped_packets = 0;
   std::uint64_t maxflows_dropped_bytes = 0;
+  // Packets of new flows refused because the memory for them was not granted (upstream's
+  // "alloc" errors): the slab, the index or a parallel array could not grow.
+  std::uint64_t alloc_dropped_packets = 0;
+  std::uint64_t alloc_dropped_bytes = 0;
   std::uint64_t peak_flows = 0;
   std::uint64_t index_grows = 0;
 
   FlowCacheStats& operator+=(const FlowCacheStats& o);
 };
 
-enum class MeterResult : std::uint8_t { metered, dropped_maxflows };
+// dropped_alloc: a new flow the system gave no memory for; the packet is counted
+// (FlowCacheStats::alloc_dropped_*) and the cache stays as it was. Packets of flows already in
+// the cache are always metered.
+enum class MeterResult : std::uint8_t { metered, dropped_maxflows, dropped_alloc };
 
 class FlowCache {
  public:
+  // Throws SetupError, naming hashsize, when the index cannot be allocated.
   explicit FlowCache(const FlowCacheConfig& config);
   FlowCache(const FlowCache&) = delete;
   FlowCache& operator=(const FlowCache&) = delete;
@@ -177,10 +185,14 @@ class FlowCache {
   void for_each(Fn fn) const;
 
   // Applies new timeouts, limits and index size. Key options must not change while flows
-  // exist (flush first). A new hashsize rebuilds the index (never smaller than the flows need);
-  // when that index cannot be allocated it throws std::bad_alloc with everything else applied
-  // and the old index (and hashsize) kept, every flow still in it.
-  void reconfigure(const FlowCacheConfig& config);
+  // exist (flush first). A new hashsize rebuilds the index (never smaller than the flows need).
+  // Never throws for want of memory; what it could not apply is in the result:
+  //   index_kept: the new index could not be allocated; everything else is applied, the old
+  //     index (and hashsize) kept, every flow still in it;
+  //   unchanged: the extensions that new key options or keep_physdev need could not be
+  //     allocated; nothing is applied.
+  enum class Reconfigured : std::uint8_t { applied, index_kept, unchanged };
+  [[nodiscard]] Reconfigured reconfigure(const FlowCacheConfig& config);
 
   // With several shards, maxflows limits their total (as upstream's global table): every
   // shard counts its flows in this shared counter too (touched when a flow is created or
@@ -263,18 +275,38 @@ class FlowCache {
   bool key_matches(std::uint32_t id, const PackedFlowKey& key) const;
   PackedFlowKey key_at(std::uint32_t id) const;
   void apply_config();
+  // Entries have extensions (MAC/MPLS key words or bridge ports kept) under `c`.
+  static bool wide(const FlowCacheConfig& c) {
+    return c.key_options.mac || c.key_options.mpls_labels != 0 || c.keep_physdev;
+  }
+  // Room for one more chunk of entries: allocates it (and its extension when wide_) or throws
+  // std::bad_alloc with nothing changed.
   void add_chunk();
-  void sync_extensions();
+  // Makes sure a new flow of `in` can be stored without allocating: the entry the next new
+  // flow takes, its first-packet facts (when it has any) and, for a wide key, an address
+  // record. False when the memory for one of them was not granted.
+  bool reserve_new_flow(const MeterInput& in) noexcept;
+  // Makes sure entry `id` can keep `in`'s first-packet facts; false without memory for them.
+  bool reserve_rare(std::uint32_t id, const MeterInput& in) noexcept;
+  bool has_rare_facts(const MeterInput& in) const {
+    return in.out_ifindex != kNoInterface || in.ipsec_spi != 0 || config_.number_flows;
+  }
+  // Grows the index for one more flow when it is at its load limit. False when it has to grow
+  // and cannot (no memory) and is already at its emergency load.
+  bool make_index_room();
+  // Counts a packet of a new flow refused for want of memory.
+  MeterResult refuse_for_memory(const MeterInput& in);
+  // Needs what reserve_new_flow() made sure of.
   std::uint32_t allocate_entry();
   void release_entry(std::uint32_t id);
   std::uint32_t allocate_address6();
   std::uint32_t find(const PackedFlowKey& key, std::uint64_t hash, std::size_t& slot, std::uint32_t hint = kNoHint);
   void erase_slot(std::size_t slot);
   std::size_t slot_of(std::uint32_t id, std::uint64_t hash) const;
-  void grow_index();
   // After every flow ended (flush, drain): no flow left, the slab reused from its start.
   void forget_all();
-  void rebuild_index(std::size_t slots);
+  // Replaces the index by `fresh`, of `slots` slots, filled from the slab.
+  void rebuild_index(std::unique_ptr<std::uint32_t[], HugeDeleter> fresh, std::size_t slots);
   void sweep(std::uint32_t count, TimeUs now, std::vector<FlowRecord>& ended);
   void end_flow(std::uint32_t id, FlowEndReason reason, std::vector<FlowRecord>& ended) const;
   void remove_flow(std::uint32_t id, std::uint64_t hash, FlowEndReason reason, std::vector<FlowRecord>& ended);

@@ -56,7 +56,7 @@ class MeterPipeline {
       cache_.prefetch_address(batch_[addressing][i], hints_[addressing][i]);
     }
     for (std::size_t i = 0; i < count_[ready]; ++i) {
-      if (cache_.meter(batch_[ready][i], ended, hints_[ready][i]) == MeterResult::dropped_maxflows) {
+      if (cache_.meter(batch_[ready][i], ended, hints_[ready][i]) != MeterResult::metered) {
         on_drop(batch_[ready][i]);
       }
     }

@@ -36,6 +36,12 @@ struct Totals {
   std::uint64_t active = 0, memory = 0, slots = 0;
   std::uint64_t frames = 0, non_ip = 0, malformed = 0, source_drops = 0, queue_drops = 0, own_export = 0;
   std::uint64_t sampled_out = 0;
+  // Frames observed and not metered for a reason that is netflowd's (the sampler's choice and
+  // its own export are not drops).
+  std::uint64_t dropped() const {
+    return non_ip + malformed + cache.maxflows_dropped_packets + cache.alloc_dropped_packets + queue_drops;
+  }
+  std::uint64_t dropped_bytes() const { return cache.maxflows_dropped_bytes + cache.alloc_dropped_bytes; }
 };
 
 Totals totals_of(const LiveSnapshot& s) {
@@ -149,13 +155,15 @@ std::string format_stat_text(const LiveSnapshot& s) {
              static_cast<u64>(t.cache.bytes / 1024));
   out += fmt("Rate: %.0f bits/sec, %.0f packets/sec; Avg 1 min: %.0f bps, %.0f pps; 5 min: %.0f bps, %.0f pps\n",
              r.in_bps, r.in_pps, r.in_bps_1m, r.in_pps_1m, r.in_bps_5m, r.in_pps_5m);
-  out += "worker#  <search found new [metric], malformed maxflows>, traffic: <pkt, bytes>, drop: <pkt, bytes>\n";
+  out += "worker#  <search found new [metric], malformed alloc maxflows>, traffic: <pkt, bytes>, drop: <pkt, bytes>\n";
   auto cache_line = [&](const std::string& label, const FlowCacheStats& fc, std::uint64_t malformed) {
-    return fmt("%-8s %llu %llu %llu [%.2f], %llu %llu, traffic: %llu, %llu MB, drop: %llu, %llu K\n", label.c_str(),
-               static_cast<u64>(fc.probes), static_cast<u64>(fc.lookups_found), static_cast<u64>(fc.flows_created),
-               hash_metric(fc), static_cast<u64>(malformed), static_cast<u64>(fc.maxflows_dropped_packets),
+    return fmt("%-8s %llu %llu %llu [%.2f], %llu %llu %llu, traffic: %llu, %llu MB, drop: %llu, %llu K\n",
+               label.c_str(), static_cast<u64>(fc.probes), static_cast<u64>(fc.lookups_found),
+               static_cast<u64>(fc.flows_created), hash_metric(fc), static_cast<u64>(malformed),
+               static_cast<u64>(fc.alloc_dropped_packets), static_cast<u64>(fc.maxflows_dropped_packets),
                static_cast<u64>(fc.packets), static_cast<u64>(fc.bytes >> 20),
-               static_cast<u64>(fc.maxflows_dropped_packets), static_cast<u64>(fc.maxflows_dropped_bytes >> 10));
+               static_cast<u64>(fc.maxflows_dropped_packets + fc.alloc_dropped_packets),
+               static_cast<u64>((fc.maxflows_dropped_bytes + fc.alloc_dropped_bytes) >> 10));
   };
   out += cache_line("Total", t.cache, t.malformed);
   for (std::size_t i = 0; i < s.workers.size(); ++i) out += cache_line(fmt("worker%zu", i), s.workers[i].cache, 0);
@@ -195,13 +203,13 @@ std::string format_stat_text(const LiveSnapshot& s) {
       out += fmt("aggr#%zu %s (usage %llu)\n", i, lines[i].c_str(), static_cast<u64>(usage));
     }
   }
-  const std::uint64_t dropped = t.non_ip + t.malformed + t.cache.maxflows_dropped_packets + t.queue_drops;
   out +=
       fmt("Accounting: observed %llu = metered %llu + dropped %llu (not IP %llu, malformed %llu, maxflows %llu, "
-          "queue %llu) + own export %llu + sampled out %llu\n",
-          static_cast<u64>(t.frames), static_cast<u64>(t.cache.packets), static_cast<u64>(dropped),
+          "alloc %llu, queue %llu) + own export %llu + sampled out %llu\n",
+          static_cast<u64>(t.frames), static_cast<u64>(t.cache.packets), static_cast<u64>(t.dropped()),
           static_cast<u64>(t.non_ip), static_cast<u64>(t.malformed), static_cast<u64>(t.cache.maxflows_dropped_packets),
-          static_cast<u64>(t.queue_drops), static_cast<u64>(t.own_export), static_cast<u64>(t.sampled_out));
+          static_cast<u64>(t.cache.alloc_dropped_packets), static_cast<u64>(t.queue_drops),
+          static_cast<u64>(t.own_export), static_cast<u64>(t.sampled_out));
   return out;
 }
 
@@ -220,8 +228,8 @@ std::string format_stat_snmp(const LiveSnapshot& s) {
   line("hashFlows", t.active);
   line("hashPackets", t.cache.packets);
   line("hashBytes", t.cache.bytes);
-  line("dropPackets", t.non_ip + t.malformed + t.cache.maxflows_dropped_packets + t.queue_drops);
-  line("dropBytes", t.cache.maxflows_dropped_bytes);
+  line("dropPackets", t.dropped());
+  line("dropBytes", t.dropped_bytes());
   line("outByteRate", static_cast<u64>(s.rates.out_bytes_per_s));
   line("outFlows", x.flow_records);
   line("outPackets", x.delivered);
@@ -234,9 +242,12 @@ std::string format_stat_snmp(const LiveSnapshot& s) {
   line("errTotal", errors);
   for (std::size_t i = 0; i < s.workers.size(); ++i) {
     const auto& w = s.workers[i].cache;
-    out += fmt("worker%zu %llu %llu %llu %.2f %llu %llu\n", i, static_cast<u64>(w.flows_created),
+    // worker<i> flows packets bytes metric drop-packets drop-bytes maxflows alloc
+    out += fmt("worker%zu %llu %llu %llu %.2f %llu %llu %llu %llu\n", i, static_cast<u64>(w.flows_created),
                static_cast<u64>(w.packets), static_cast<u64>(w.bytes), hash_metric(w),
-               static_cast<u64>(w.maxflows_dropped_packets), static_cast<u64>(w.maxflows_dropped_bytes));
+               static_cast<u64>(w.maxflows_dropped_packets + w.alloc_dropped_packets),
+               static_cast<u64>(w.maxflows_dropped_bytes + w.alloc_dropped_bytes),
+               static_cast<u64>(w.maxflows_dropped_packets), static_cast<u64>(w.alloc_dropped_packets));
   }
   for (std::size_t i = 0; i < s.exporter.destinations.size(); ++i) {
     const auto& d = s.exporter.destinations[i];
@@ -260,13 +271,15 @@ std::string format_stat_json(const LiveSnapshot& s) {
           static_cast<u64>(t.cache.flows_created), static_cast<u64>(t.memory), hash_metric(t.cache));
   out +=
       fmt("\"observed\":%llu,\"metered_packets\":%llu,\"metered_bytes\":%llu,\"non_ip\":%llu,\"malformed\":%llu,"
-          "\"maxflows_dropped\":%llu,\"queue_drops\":%llu,\"source_drops\":%llu,\"own_export\":%llu,"
-          "\"sampled_out\":%llu,\"sampler\":%s,\"sampler_flows_observed\":%llu,\"sampler_flows_selected\":%llu,",
+          "\"maxflows_dropped\":%llu,\"alloc_dropped\":%llu,\"queue_drops\":%llu,\"source_drops\":%llu,"
+          "\"own_export\":%llu,\"sampled_out\":%llu,\"sampler\":%s,\"sampler_flows_observed\":%llu,"
+          "\"sampler_flows_selected\":%llu,",
           static_cast<u64>(t.frames), static_cast<u64>(t.cache.packets), static_cast<u64>(t.cache.bytes),
           static_cast<u64>(t.non_ip), static_cast<u64>(t.malformed), static_cast<u64>(t.cache.maxflows_dropped_packets),
-          static_cast<u64>(t.queue_drops), static_cast<u64>(t.source_drops), static_cast<u64>(t.own_export),
-          static_cast<u64>(t.sampled_out), json_string(s.config.sampler.to_string()).c_str(),
-          static_cast<u64>(s.exporter.sampler_flows_observed), static_cast<u64>(s.exporter.sampler_flows_selected));
+          static_cast<u64>(t.cache.alloc_dropped_packets), static_cast<u64>(t.queue_drops),
+          static_cast<u64>(t.source_drops), static_cast<u64>(t.own_export), static_cast<u64>(t.sampled_out),
+          json_string(s.config.sampler.to_string()).c_str(), static_cast<u64>(s.exporter.sampler_flows_observed),
+          static_cast<u64>(s.exporter.sampler_flows_selected));
   out +=
       fmt("\"export\":{\"records\":%llu,\"datagrams\":%llu,\"options_records\":%llu,\"templates\":%llu,"
           "\"delivered\":%llu,\"delivered_bytes\":%llu,\"lost_datagrams\":%llu,\"lost_flows\":%llu,"
@@ -316,10 +329,11 @@ std::string format_stat_json(const LiveSnapshot& s) {
     const auto& w = s.workers[i];
     out +=
         fmt("%s{\"flows_active\":%llu,\"flows_created\":%llu,\"packets\":%llu,\"bytes\":%llu,\"maxflows_dropped\":"
-            "%llu,\"hash_slots\":%llu}",
+            "%llu,\"alloc_dropped\":%llu,\"hash_slots\":%llu}",
             i ? "," : "", static_cast<u64>(w.active_flows), static_cast<u64>(w.cache.flows_created),
             static_cast<u64>(w.cache.packets), static_cast<u64>(w.cache.bytes),
-            static_cast<u64>(w.cache.maxflows_dropped_packets), static_cast<u64>(w.index_slots));
+            static_cast<u64>(w.cache.maxflows_dropped_packets), static_cast<u64>(w.cache.alloc_dropped_packets),
+            static_cast<u64>(w.index_slots));
   }
   out += "]}\n";
   return out;

@@ -31,6 +31,8 @@ void subtract(LiveSnapshot& s, const LiveSnapshot& base) {
     c.probes -= b.probes;
     c.maxflows_dropped_packets -= b.maxflows_dropped_packets;
     c.maxflows_dropped_bytes -= b.maxflows_dropped_bytes;
+    c.alloc_dropped_packets -= b.alloc_dropped_packets;
+    c.alloc_dropped_bytes -= b.alloc_dropped_bytes;
   }
   for (std::size_t i = 0; i < s.captures.size() && i < base.captures.size(); ++i) {
     CaptureSnapshot& c = s.captures[i];

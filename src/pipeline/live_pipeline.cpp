@@ -365,16 +365,26 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       return read_frames(index, *c.source);
     };
 
-    auto hand_over = [&] {
-      for (const FlowRecord& r : ended) {
-        // Never lose a flow: wait for the export thread rather than drop.
-        while (!w.to_exporter->push(r)) {
-          export_bell.ring();
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
+    auto hand_over_one = [&](const FlowRecord& r) {
+      // Never lose a flow: wait for the export thread rather than drop.
+      while (!w.to_exporter->push(r)) {
+        export_bell.ring();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
+    };
+    auto hand_over = [&] {
+      for (const FlowRecord& r : ended) hand_over_one(r);
       if (!ended.empty()) export_bell.ring();
       ended.clear();
+    };
+    // Every flow of the cache ends (flush=1, new key options, the stop) and goes to the export
+    // thread as the cache makes its record: not through a vector of all of them, which with
+    // millions of flows would be the largest allocation netflowd makes, at a time when memory
+    // may be what is short.
+    auto end_all = [&] {
+      hand_over();
+      w.cache->drain(FlowEndReason::forced_end, hand_over_one);
+      export_bell.ring();
     };
     auto publish = [&] {
       const std::uint64_t created = w.cache->stats().flows_created;
@@ -402,19 +412,25 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
         if (next.key_options.mac != now_cfg.key_options.mac || control_sampler != config.sampler ||
             next.key_options.mpls_labels != now_cfg.key_options.mpls_labels ||
             next.counter_limit != now_cfg.counter_limit) {
-          w.cache->flush(ended, FlowEndReason::forced_end);  // flows keyed the old way end here
+          end_all();  // flows keyed the old way end here
         }
-        try {
-          w.cache->reconfigure(next);
-        } catch (const std::bad_alloc&) {
-          // A new hashsize whose index the system does not grant: the flow cache keeps its
-          // index (reconfigure allocates the new one before it lets the old one go) and
-          // the worker goes on metering, instead of ending netflowd with every cached flow.
-          log_message(LOG_ERR, "worker %u: hashsize=%u: no memory for an index of that size; keeping %zu slots", self,
-                      next.hashsize, w.cache->index_capacity());
+        // What the system does not grant memory for is not applied, and the worker goes on
+        // metering with the flows it has, instead of ending netflowd with every cached flow.
+        switch (w.cache->reconfigure(next)) {
+          case FlowCache::Reconfigured::applied: break;
+          case FlowCache::Reconfigured::index_kept:
+            log_message(LOG_ERR, "worker %u: hashsize=%u: no memory for an index of that size; keeping %zu slots", self,
+                        next.hashsize, w.cache->index_capacity());
+            break;
+          case FlowCache::Reconfigured::unchanged:
+            log_message(LOG_ERR,
+                        "worker %u: no memory for the flow extensions the new key fields need; keeping the "
+                        "previous settings",
+                        self);
+            break;
         }
         control_sampler = config.sampler;
-        key_options = next.key_options;
+        key_options = w.cache->config().key_options;
         if (config.aggregation_rules != aggregation) {
           aggregation = config.aggregation_rules;
           for (std::size_t c : w.captures) {
@@ -425,14 +441,19 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       }
       if (control.flush_generation() != flush_seen) {
         flush_seen = control.flush_generation();
-        w.cache->flush(ended, FlowEndReason::forced_end);
+        end_all();
       }
       if (control.dump_generation() != dump_seen) {
         dump_seen = control.dump_generation();
-        std::vector<FlowRecord> flows;
-        flows.reserve(w.cache->size());
-        w.cache->for_each([&](const FlowRecord& r) { flows.push_back(r); });
-        control.deliver_dump(dump_seen, flows);
+        try {
+          std::vector<FlowRecord> flows;
+          flows.reserve(w.cache->size());
+          w.cache->for_each([&](const FlowRecord& r) { flows.push_back(r); });
+          control.deliver_dump(dump_seen, flows);
+        } catch (const std::bad_alloc&) {
+          // No answer: the request ends with "not every worker answered"; metering goes on.
+          log_message(LOG_ERR, "worker %u: no memory for a flow dump of %zu flows", self, w.cache->size());
+        }
       }
     };
     // A source is finished when it ends or fails, or at shutdown once it is empty: what the
@@ -499,8 +520,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       if (!queued && captures_running.load() != 0) ::poll(fds.data(), fds.size(), timeout_ms);
       w.bell.sleep_end((fds.back().revents & POLLIN) != 0);
     }
-    w.cache->flush(ended, FlowEndReason::forced_end);
-    hand_over();
+    end_all();
     publish();
     w.done.store(true);
     export_bell.ring();

@@ -133,7 +133,7 @@ RunSummary run_offline(CaptureSource& source, const Config& config, DatagramSink
         ignore(b.wire_length);
       } else if (!b.meter) {
         ++summary.sampled_out;
-      } else if (cache.meter(b.in, ended, b.hint) == MeterResult::dropped_maxflows) {
+      } else if (cache.meter(b.in, ended, b.hint) != MeterResult::metered) {
         ignore(b.in.ip_length);
       }
       if (now >= next_scan) {

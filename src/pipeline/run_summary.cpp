@@ -28,6 +28,10 @@ std::string format_summary_human(const RunSummary& s) {
     if (!reasons.empty()) reasons += ", ";
     reasons += "maxflows " + std::to_string(s.cache.maxflows_dropped_packets);
   }
+  if (s.cache.alloc_dropped_packets != 0) {
+    if (!reasons.empty()) reasons += ", ";
+    reasons += "no memory for new flows " + std::to_string(s.cache.alloc_dropped_packets);
+  }
   if (s.queue_drops != 0) {
     if (!reasons.empty()) reasons += ", ";
     reasons += "worker queue full " + std::to_string(s.queue_drops);
@@ -92,6 +96,8 @@ std::string format_summary_machine(const RunSummary& s) {
   std::uint64_t gso_sends = 0;
   for (const auto& d : s.destinations) gso_sends += d.second.batched_sends;
   add("gso_sends", gso_sends);
+  add("alloc", s.cache.alloc_dropped_packets);
+  add("alloc_bytes", s.cache.alloc_dropped_bytes);
   return out;
 }
 

@@ -1,6 +1,6 @@
 // What a run did, in numbers that add up:
-//   frames = metered + skipped (by parse status) + maxflows dropped + queue drops + own export
-//            + sampled_out (hash sampler)
+//   frames = metered + skipped (by parse status) + maxflows dropped + alloc dropped + queue drops
+//            + own export + sampled_out (hash sampler)
 #pragma once
 
 #include <cstdint>
@@ -38,7 +38,9 @@ struct RunSummary {
   std::uint64_t sampler_flows_observed = 0;
   std::uint64_t sampler_flows_selected = 0;
 
-  std::uint64_t dropped() const { return parse.skipped() + cache.maxflows_dropped_packets + queue_drops; }
+  std::uint64_t dropped() const {
+    return parse.skipped() + cache.maxflows_dropped_packets + cache.alloc_dropped_packets + queue_drops;
+  }
 };
 
 // A line for people ("netflowd: 1000 packets, ...").

@@ -129,8 +129,8 @@ std::map<Oid, Value> build_view(const ControlAnswers& a) {
   for (const std::string& line : lines_of(a.stat_snmp)) {
     const std::vector<std::string> w = words_of(line);
     if (w.size() < 2) continue;
-    if (w[0].rfind("worker", 0) == 0 && w.size() >= 7) {
-      // worker<i> flows packets bytes metric drop-packets drop-bytes
+    if (w[0].rfind("worker", 0) == 0 && w.size() >= 9) {
+      // worker<i> flows packets bytes metric drop-packets drop-bytes maxflows alloc
       const auto i = static_cast<std::uint32_t>(number(w[0].substr(6)));
       view[child(cpu, {1, i})] = integer(i);
       view[child(cpu, {3, i})] = counter64(number(w[1]));
@@ -139,7 +139,8 @@ std::map<Oid, Value> build_view(const ControlAnswers& a) {
       view[child(cpu, {6, i})] = gauge(hundredths(w[4]));
       view[child(cpu, {7, i})] = counter64(number(w[5]));
       view[child(cpu, {8, i})] = counter64(number(w[6]));
-      view[child(cpu, {12, i})] = counter32(number(w[5]));  // maxflows: the only drop a worker has
+      view[child(cpu, {11, i})] = counter32(number(w[8]));  // cpuErrAlloc
+      view[child(cpu, {12, i})] = counter32(number(w[7]));  // cpuErrMaxflows
       continue;
     }
     if (w[0].rfind("sock", 0) == 0 && w.size() >= 8) {

@@ -8,10 +8,10 @@
 //        5 inactive-timeout, 6 sndbuf, 7 destination, 8 aggregation, 9 sampler, 10 natevents,
 //        11 promisc, 12 snmp-rules
 //   .2.1 totals: 1-20 as upstream (21 sndbufPeak: netflowd has no such number)
-//   .2.2 iptNetflowCpuTable: one row per worker thread (index 0..), columns 1, 3-8 and 12
+//   .2.2 iptNetflowCpuTable: one row per worker thread (index 0..), columns 1, 3-8, 11 and 12
 //   .2.3 iptNetflowSockTable: one row per destination (index 0..), columns 2-8
 // Objects netflowd has no value for are absent (noSuchObject), not zero: module srcversion
-// and refcnt, scan-min, sndbufPeak, per-worker packet rates, trunc/frag/alloc errors, socket
+// and refcnt, scan-min, sndbufPeak, per-worker packet rates, trunc/frag errors, socket
 // buffer fill and peak.
 #pragma once
 

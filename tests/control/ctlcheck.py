@@ -144,6 +144,11 @@ def eq(what, a, b):
         mismatch(f"{what}: {a} != {b}")
 
 
+def dropped(j):
+    """The packets stat --json says were dropped (sampling and own export are not drops)."""
+    return j["non_ip"] + j["malformed"] + j["maxflows_dropped"] + j["alloc_dropped"] + j["queue_drops"]
+
+
 def cmd_stat(a):
     text = open(a.text).read()
     j = json.load(open(a.json))
@@ -196,20 +201,23 @@ def cmd_stat(a):
         for k in ("hash_metric", "hash_metric_1m", "hash_metric_5m", "hash_metric_15m"):
             if not isinstance(rates.get(k), (int, float)) or rates[k] < 1:
                 mismatch(f"json rates.{k} = {rates.get(k)!r}, below 1")
-    line = r" (\d+) (\d+) (\d+) \[(\d+\.\d+)\], (\d+) (\d+), traffic: (\d+), (\d+) MB, drop: (\d+), (\d+) K$"
+    line = r" (\d+) (\d+) (\d+) \[(\d+\.\d+)\], (\d+) (\d+) (\d+), traffic: (\d+), (\d+) MB, drop: (\d+), (\d+) K$"
     v = ints(r"^Total   " + line, text, "Total")
     if v:
         eq("Total new (text, json flows_created)", v[2], j["flows_created"])
         eq("Total malformed (text, json)", v[4], j["malformed"])
-        eq("Total maxflows (text, json)", v[5], j["maxflows_dropped"])
-        eq("Total traffic pkt (text, json metered_packets)", v[6], j["metered_packets"])
-        eq("Total traffic MB (text, json)", v[7], j["metered_bytes"] >> 20)
+        eq("Total alloc (text, json)", v[5], j["alloc_dropped"])
+        eq("Total maxflows (text, json)", v[6], j["maxflows_dropped"])
+        eq("Total traffic pkt (text, json metered_packets)", v[7], j["metered_packets"])
+        eq("Total traffic MB (text, json)", v[8], j["metered_bytes"] >> 20)
+        eq("Total drop pkt = alloc + maxflows", v[9], v[5] + v[6])
     for i, w in enumerate(workers):
         v = ints(rf"^worker{i}\s+" + line[1:], text, f"worker{i}")
         if v:
             eq(f"worker{i} new (text, json)", v[2], w["flows_created"])
-            eq(f"worker{i} traffic pkt (text, json)", v[6], w["packets"])
-            eq(f"worker{i} maxflows (text, json)", v[5], w["maxflows_dropped"])
+            eq(f"worker{i} traffic pkt (text, json)", v[7], w["packets"])
+            eq(f"worker{i} alloc (text, json)", v[5], w["alloc_dropped"])
+            eq(f"worker{i} maxflows (text, json)", v[6], w["maxflows_dropped"])
     v = ints(r"^Export: Rate \d+ bytes/s; Total (\d+) pkts, (\d+) MB, (\d+) flows; Errors (\d+) pkts; "
              r"Traffic lost (\d+) pkts, (\d+) Kbytes, (\d+) flows\.$", text, "Export")
     if v:
@@ -259,15 +267,14 @@ def cmd_stat(a):
         if name.replace(" ", "_") in j:
             eq(f"Accounting {name} (text, json)", int(n), j[name.replace(" ", "_")])
     v = ints(r"^Accounting: observed (\d+) = metered (\d+) \+ dropped (\d+) \(not IP (\d+), malformed (\d+), "
-             r"maxflows (\d+), queue (\d+)\) \+ own export (\d+)", text, "Accounting")
+             r"maxflows (\d+), alloc (\d+), queue (\d+)\) \+ own export (\d+)", text, "Accounting")
     if v:
-        eq("Accounting (text, json)", v, [j["observed"], j["metered_packets"],
-                                          j["non_ip"] + j["malformed"] + j["maxflows_dropped"] + j["queue_drops"],
-                                          j["non_ip"], j["malformed"], j["maxflows_dropped"], j["queue_drops"],
-                                          j["own_export"]])
+        eq("Accounting (text, json)", v, [j["observed"], j["metered_packets"], dropped(j),
+                                          j["non_ip"], j["malformed"], j["maxflows_dropped"], j["alloc_dropped"],
+                                          j["queue_drops"], j["own_export"]])
         eq("Accounting adds up: observed = metered + dropped + own export" + "".join(f" + {k}" for k in extra),
-           v[0], v[1] + v[2] + v[7] + sum(extra.values()))
-        eq("Accounting: dropped = not IP + malformed + maxflows + queue", v[2], v[3] + v[4] + v[5] + v[6])
+           v[0], v[1] + v[2] + v[8] + sum(extra.values()))
+        eq("Accounting: dropped = not IP + malformed + maxflows + alloc + queue", v[2], sum(v[3:8]))
 
     # --- the JSON view adds up
     eq("json flows_active = sum over workers", j["flows_active"], sum(w["flows_active"] for w in workers))
@@ -296,7 +303,7 @@ def cmd_stat(a):
     eq("snmp hashMetric", f"{s1('hashMetric'):.2f}", f"{j['hash_metric']:.2f}")
     eq("snmp hashMemory", s1("hashMemory"), j["memory_bytes"])
     eq("snmp hashFlows", s1("hashFlows"), j["flows_active"])
-    eq("snmp dropPackets", s1("dropPackets"), j["non_ip"] + j["malformed"] + j["maxflows_dropped"] + j["queue_drops"])
+    eq("snmp dropPackets", s1("dropPackets"), dropped(j))
     eq("snmp outPackets", s1("outPackets"), x["delivered"])
     eq("snmp outBytes", s1("outBytes"), x["delivered_bytes"])
     if a.settled:
@@ -310,7 +317,8 @@ def cmd_stat(a):
             continue
         eq(f"snmp worker{i} (flows, packets, bytes)", [int(v[0]), int(v[1]), int(v[2])],
            [w["flows_created"], w["packets"], w["bytes"]])
-        eq(f"snmp worker{i} maxflows", int(v[4]), w["maxflows_dropped"])
+        eq(f"snmp worker{i} (drops, maxflows, alloc)", [int(v[4]), int(v[6]), int(v[7])],
+           [w["maxflows_dropped"] + w["alloc_dropped"], w["maxflows_dropped"], w["alloc_dropped"]])
     for i, d in enumerate(dests):
         v = snmp.get(f"sock{i}")
         if v is None:

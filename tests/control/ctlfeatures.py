@@ -197,8 +197,8 @@ def main():
     c = json.load(open(P("hash.cached.json")))
     a = json.load(open(P("hash.stat.json")))
     d = {k: c[k] - b[k] for k in ("observed", "metered_packets", "sampled_out", "flows_created", "non_ip",
-                                  "malformed", "maxflows_dropped", "queue_drops", "own_export")}
-    dropped = d["non_ip"] + d["malformed"] + d["maxflows_dropped"] + d["queue_drops"]
+                                  "malformed", "maxflows_dropped", "alloc_dropped", "queue_drops", "own_export")}
+    dropped = d["non_ip"] + d["malformed"] + d["maxflows_dropped"] + d["alloc_dropped"] + d["queue_drops"]
     print(f"hash: deltas {d}")
     check(d["observed"] == 600, f"hash: observed {d['observed']} packets, sent 600")
     check(d["sampled_out"] > 0, "hash: sampled_out did not grow")
@@ -206,7 +206,7 @@ def main():
           f"hash: metered {d['metered_packets']} + sampled_out {d['sampled_out']} + dropped {dropped} != "
           f"observed {d['observed']}")
     check(c["metered_packets"] + c["sampled_out"] + c["non_ip"] + c["malformed"] + c["maxflows_dropped"]
-          + c["queue_drops"] + c["own_export"] == c["observed"], "hash: stat --json Accounting does not add up")
+          + c["alloc_dropped"] + c["queue_drops"] + c["own_export"] == c["observed"], "hash: stat --json Accounting does not add up")
     check(d["metered_packets"] % 3 == 0, f"hash: {d['metered_packets']} packets metered, not whole flows of 3")
     check(60 <= d["flows_created"] <= 140, f"hash: {d['flows_created']} of 200 flows metered, expected about 100")
     htext = open(P("hash.stat.txt")).read()

@@ -292,7 +292,7 @@ python3 - "$NSH_WORK/after-flush2.json" <<'EOF' || ctl_error "flush=2 did not ze
 import json, sys
 j = json.load(open(sys.argv[1]))
 bad = {k: j[k] for k in ("observed", "metered_packets", "metered_bytes", "flows_created", "non_ip", "malformed",
-                         "maxflows_dropped", "queue_drops", "source_drops", "own_export") if j[k] != 0}
+                         "maxflows_dropped", "alloc_dropped", "queue_drops", "source_drops", "own_export") if j[k] != 0}
 for i, w in enumerate(j["workers"]):
     bad.update({f"workers[{i}].{k}": w[k] for k in ("flows_created", "packets", "bytes") if w[k] != 0})
 for i, s in enumerate(j["sources"]):
@@ -333,7 +333,7 @@ nfctl_ok stat >"$NSH_WORK/maxflows.txt"
 got=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print((j["flows_active"], j["maxflows_dropped"], j["metered_packets"], j["observed"]))' "$NSH_WORK/maxflows.json")
 [[ $got == "(3, 14, 14, 28)" ]] ||
     ctl_error "maxflows=3 (workers=2), 10 new flows x 2 packets: (flows_active, maxflows_dropped, metered_packets, observed) = $got, expected (3, 14, 14, 28)"
-grep -qE '^Accounting: observed 28 = metered [0-9]+ \+ dropped [0-9]+ \(not IP 0, malformed 0, maxflows [0-9]+, queue 0\)' \
+grep -qE '^Accounting: observed 28 = metered [0-9]+ \+ dropped [0-9]+ \(not IP 0, malformed 0, maxflows [0-9]+, alloc 0, queue 0\)' \
     "$NSH_WORK/maxflows.txt" || ctl_error "stat after maxflows: $(grep Accounting "$NSH_WORK/maxflows.txt")"
 ADMITTED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["flows_active"])' "$NSH_WORK/maxflows.json")
 

@@ -135,7 +135,7 @@ nfctl_ok stat --snmp >"$NSH_WORK/stat.snmp"
 grep -E '^(Accounting|Export|source0):' "$NSH_WORK/stat.txt" >&2
 ctl_check stat --text "$NSH_WORK/stat.txt" --json "$NSH_WORK/stat.json" --snmp "$NSH_WORK/stat.snmp" $SETTLED ||
     ctl_error "the stat views disagree or do not add up"
-grep -qE "^Accounting: observed $TOTAL = metered $TOTAL \+ dropped 0 \(not IP 0, malformed 0, maxflows 0, queue 0\) \+ own export 0( \+ [a-z ]+ 0)*$" \
+grep -qE "^Accounting: observed $TOTAL = metered $TOTAL \+ dropped 0 \(not IP 0, malformed 0, maxflows 0, alloc 0, queue 0\) \+ own export 0( \+ [a-z ]+ 0)*$" \
     "$NSH_WORK/stat.txt" || ctl_error "Accounting: expected $TOTAL observed and metered, nothing dropped"
 grep -qE "^source0: .*kernel drops 0 \(overruns 0\), queue drops 0, own export 0\b" "$NSH_WORK/stat.txt" ||
     ctl_error "drops: $(grep '^source0' "$NSH_WORK/stat.txt")"

@@ -49,9 +49,9 @@ def main():
         if not oid.startswith(ROOT + "."):
             fail(f"walk left the MIB: {oid}")
     got = {oid[len(ROOT):]: (typ, value) for oid, typ, value in walk}
-    # Everything the agent serves: module 3, parameters 12, totals 20, 8 columns per worker,
+    # Everything the agent serves: module 3, parameters 12, totals 20, 9 columns per worker,
     # 7 per destination.
-    want_count = 3 + 12 + 20 + 8 * workers + 7 * dests
+    want_count = 3 + 12 + 20 + 9 * workers + 7 * dests
     if len(got) != want_count:
         fail(f"{len(got)} objects walked, want {want_count}: {sorted(got)}")
 
@@ -106,7 +106,8 @@ def main():
         expect(f".2.2.1.6.{i}", "Gauge32", round(float(w[4]) * 100))
         expect(f".2.2.1.7.{i}", "Counter64", w[5])
         expect(f".2.2.1.8.{i}", "Counter64", w[6])
-        expect(f".2.2.1.12.{i}", "Counter32", w[5])
+        expect(f".2.2.1.11.{i}", "Counter32", w[8])  # cpuErrAlloc
+        expect(f".2.2.1.12.{i}", "Counter32", w[7])  # cpuErrMaxflows
         total_packets += int(w[2])
     if str(total_packets) != stat["inPackets"] or total_packets < 200:
         fail(f"workers' packets {total_packets} vs inPackets {stat['inPackets']} (at least the 200 sent)")

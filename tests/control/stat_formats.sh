@@ -74,7 +74,7 @@ total, port, dead = int(sys.argv[2]), sys.argv[3], sys.argv[4]
 bytes_ = 4 * 3 * 108 + 3 * 2 * 128 + 7 * (328 + 378) + 11 * 1028 + 3 * 84
 want = {"protocol": 9, "active_timeout": 1800, "inactive_timeout": 300, "observed": total, "metered_packets": total,
         "metered_bytes": bytes_, "flows_created": 4 + 3 + 2 + 1 + 1, "flows_active": 3 + 2 + 1 + 1,
-        "non_ip": 0, "malformed": 0, "maxflows_dropped": 0, "queue_drops": 0, "source_drops": 0, "own_export": 0}
+        "non_ip": 0, "malformed": 0, "maxflows_dropped": 0, "alloc_dropped": 0, "queue_drops": 0, "source_drops": 0, "own_export": 0}
 bad = {k: (j[k], v) for k, v in want.items() if j[k] != v}
 x = j["export"]
 if x["records"] != 4 or x["lost_flows"] != 0 or x["lost_datagrams"] != 0:

@@ -99,7 +99,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const RunSummary s = run_offline(*source, config, sink);
 
   FUZZ_CHECK(s.frames == source->stats().frames);
-  FUZZ_CHECK(s.frames == s.cache.packets + s.parse.skipped() + s.cache.maxflows_dropped_packets + s.sampled_out);
+  FUZZ_CHECK(s.frames == s.cache.packets + s.parse.skipped() + s.cache.maxflows_dropped_packets +
+                             s.cache.alloc_dropped_packets + s.sampled_out);
   FUZZ_CHECK(s.cache.packets == s.encoder.packets + s.encoder.not_exportable_packets);
   FUZZ_CHECK(s.cache.bytes == s.encoder.bytes + s.encoder.not_exportable_bytes);
   FUZZ_CHECK(sink.sent.flow_records == s.encoder.records);

@@ -442,7 +442,7 @@ TEST(FlowCache, IndexSlotsFollowTheSlabAndTheIndexThroughGrowthDeletionAndResize
     // back as new flows.
     for (const std::uint32_t hashsize : {256u, 1u << 20}) {
       c.hashsize = hashsize;
-      cache.reconfigure(c);
+      EXPECT_EQ(cache.reconfigure(c), FlowCache::Reconfigured::applied);
     }
     for (std::uint32_t h = 0; h < kHosts; ++h) {
       send(false, h, seconds_to_us(26));

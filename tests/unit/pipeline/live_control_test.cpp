@@ -69,8 +69,12 @@ TEST(ControlHandler, GetSetAndErrors) {
 TEST(ControlHandler, StatAddsUp) {
   LiveControl control(Config{}, 1, 1, 1);
   WorkerSnapshot w;
-  w.cache.packets = 90;
+  w.cache.packets = 85;
   w.cache.flows_created = 7;
+  w.cache.maxflows_dropped_packets = 2;
+  w.cache.maxflows_dropped_bytes = 2048;
+  w.cache.alloc_dropped_packets = 3;
+  w.cache.alloc_dropped_bytes = 3072;
   control.publish_worker(0, w);
   CaptureSnapshot c;
   c.name = "nflog group 5";
@@ -80,13 +84,19 @@ TEST(ControlHandler, StatAddsUp) {
   c.own_export = 5;
   control.publish_capture(0, c);
   const std::string text = handle_control_request(control, "stat");
-  EXPECT_NE(text.find("Accounting: observed 100 = metered 90 + dropped 5 (not IP 4, malformed 1, maxflows 0, queue 0) "
-                      "+ own export 5 + sampled out 0"),
+  EXPECT_NE(text.find("Accounting: observed 100 = metered 85 + dropped 10 (not IP 4, malformed 1, maxflows 2, alloc 3, "
+                      "queue 0) + own export 5 + sampled out 0"),
             std::string::npos)
       << text;
+  // Upstream's columns: "malformed alloc maxflows", and drops of both kinds.
+  EXPECT_NE(text.find("worker0  0 0 7 [1.00], 0 3 2, traffic: 85, 0 MB, drop: 5, 5 K\n"), std::string::npos) << text;
   const std::string json = handle_control_request(control, "stat --json");
-  EXPECT_NE(json.find("\"observed\":100,\"metered_packets\":90"), std::string::npos) << json;
-  EXPECT_NE(handle_control_request(control, "stat --snmp").find("inPackets        90\n"), std::string::npos);
+  EXPECT_NE(json.find("\"observed\":100,\"metered_packets\":85"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"maxflows_dropped\":2,\"alloc_dropped\":3,"), std::string::npos) << json;
+  const std::string snmp = handle_control_request(control, "stat --snmp");
+  EXPECT_NE(snmp.find("inPackets        85\n"), std::string::npos) << snmp;
+  EXPECT_NE(snmp.find("dropPackets      10\ndropBytes        5120\n"), std::string::npos) << snmp;
+  EXPECT_NE(snmp.find("worker0 7 85 0 1.00 5 5120 2 3\n"), std::string::npos) << snmp;
 }
 
 }  // namespace

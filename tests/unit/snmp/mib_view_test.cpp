@@ -30,7 +30,7 @@ ControlAnswers sample() {
       "hashPackets      345\nhashBytes        67890\ndropPackets      2\ndropBytes        0\n"
       "outByteRate      10\noutFlows         11\noutPackets       3\noutBytes         4000\n"
       "lostFlows        0\nlostPackets      0\nlostBytes        0\nerrTotal         4294967297\n"
-      "worker0 7 200 40000 1.00 1 60\nworker1 5 145 27890 1.50 0 0\n"
+      "worker0 7 200 40000 1.00 3 180 1 2\nworker1 5 145 27890 1.50 0 0 0 0\n"
       "sock0 127.0.0.1:2055 1 0 0 0 0 212992\nsock1 10.0.0.1:4739 0 5 0 0 0 212992\n";
   a.now_unix = 1'800'000'100;  // 2027-01-15 08:01:40 UTC; start 100 s before
   return a;
@@ -62,7 +62,11 @@ TEST(MibView, ScalarsTablesTypesAndValues) {
   EXPECT_EQ(v.count(at({2, 1, 21, 0})), 0u) << "no sndbufPeak";
   EXPECT_EQ(v.at(at({2, 2, 1, 4, 1})).number, 145u) << "worker 1 packets";
   EXPECT_EQ(v.at(at({2, 2, 1, 6, 1})).number, 150u);
-  EXPECT_EQ(v.at(at({2, 2, 1, 12, 0})).number, 1u) << "maxflows drops";
+  EXPECT_EQ(v.at(at({2, 2, 1, 7, 0})).number, 3u) << "cpuDropPackets: maxflows and alloc";
+  EXPECT_EQ(v.at(at({2, 2, 1, 8, 0})).number, 180u);
+  EXPECT_EQ(v.at(at({2, 2, 1, 11, 0})).number, 2u) << "cpuErrAlloc";
+  EXPECT_EQ(v.at(at({2, 2, 1, 11, 0})).type, Type::counter32);
+  EXPECT_EQ(v.at(at({2, 2, 1, 12, 0})).number, 1u) << "cpuErrMaxflows";
   EXPECT_EQ(v.at(at({2, 3, 1, 2, 1})).octets, "10.0.0.1:4739");
   EXPECT_EQ(v.at(at({2, 3, 1, 3, 1})).number, 0u) << "not connected";
   EXPECT_EQ(v.at(at({2, 3, 1, 4, 1})).number, 5u);
