@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -329,6 +330,11 @@ int main(int argc, char** argv) {
     return kExitUsage;
   } catch (const SetupError& e) {
     log_message(LOG_ERR, "%s", e.what());
+    return kExitRuntime;
+  } catch (const std::bad_alloc&) {
+    // Memory refused outside the flow tables (which refuse new flows and count them instead):
+    // a clear end rather than an abort.
+    log_message(LOG_ERR, "out of memory");
     return kExitRuntime;
   }
 }
