@@ -145,6 +145,58 @@ def conntrack_seeds():
     write("conntrack", "batch", snat + dnat + icmp + plain)
 
 
+def nflog_message(seq, payload, hook=1, indev=2, outdev=0, hwheader=None, vlan_tci=None, timestamp=True):
+    """One nfnetlink_log packet message as the kernel sends it (attribute types from
+    linux/netfilter/nfnetlink_log.h)."""
+    body = struct.pack("<BBH", socket.AF_INET, 0, socket.htons(7))  # nfgenmsg: family, version, group
+    body += nla(1, struct.pack(">HBB", 0x0800, hook, 0))  # NFULA_PACKET_HDR
+    if timestamp:
+        body += nla(3, struct.pack(">QQ", 1700000000 + seq, 250000))  # NFULA_TIMESTAMP
+    if indev:
+        body += nla(4, struct.pack(">I", indev))  # NFULA_IFINDEX_INDEV
+    if outdev:
+        body += nla(5, struct.pack(">I", outdev))  # NFULA_IFINDEX_OUTDEV
+    if hwheader is not None:
+        body += nla(15, struct.pack(">H", 1))  # NFULA_HWTYPE: ARPHRD_ETHER
+        body += nla(16, hwheader)  # NFULA_HWHEADER
+        body += nla(17, struct.pack(">H", len(hwheader)))  # NFULA_HWLEN
+    if vlan_tci is not None:
+        body += nla(20, nla(1, struct.pack(">H", 0x8100)) + nla(2, struct.pack(">H", vlan_tci)), nested=True)
+    body += nla(12, struct.pack(">I", seq))  # NFULA_SEQ
+    body += nla(9, payload)  # NFULA_PAYLOAD
+    nlmsg_type = (4 << 8) | 0  # NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET
+    return struct.pack("<IHHII", 16 + len(body), nlmsg_type, 0, 0, 0) + body
+
+
+def nflog_seeds(frames):
+    """NFLOG batches of IP packets from the capture (its Ethernet frames' network layer, cut to
+    NFLOG's 256-byte copy range), with the capture facts NFLOG carries."""
+    packets = []
+    for frame, _ in frames:
+        off = 12
+        while off + 2 <= len(frame) and struct.unpack(">H", frame[off:off + 2])[0] in (0x8100, 0x88A8):
+            off += 4
+        if off + 2 <= len(frame) and struct.unpack(">H", frame[off:off + 2])[0] in (0x0800, 0x86DD):
+            packets.append((frame[:14], frame[off + 2:off + 2 + 256]))
+    picked = {}
+    for hw, ip in packets:
+        picked.setdefault((ip[0] >> 4, ip[9] if ip[0] >> 4 == 4 and len(ip) > 9 else ip[6:7], min(len(ip) // 64, 4)),
+                          (hw, ip))
+    picked = list(picked.values())[:24]
+    batch = b"".join(nflog_message(i, ip, hook=i % 5, indev=2, outdev=3 if i % 5 == 2 else 0, hwheader=hw,
+                                   vlan_tci=5 if i % 3 == 0 else None) for i, (hw, ip) in enumerate(picked))
+    write("nflog", "batch", batch)
+    # A gap in the sequence numbers (packets the kernel dropped), a locally sent packet (no
+    # input interface, MAC header or timestamp), and a message that is not a packet.
+    hw, ip = picked[0]
+    gap = nflog_message(1, ip, hwheader=hw) + nflog_message(5, ip, hwheader=hw)
+    local = nflog_message(1, ip, hook=3, indev=0, outdev=1, timestamp=False)
+    other = struct.pack("<IHHII", 20, (4 << 8) | 1, 0, 0, 0) + struct.pack("<BBH", 2, 0, 0)
+    write("nflog", "gap", gap)
+    write("nflog", "local", local)
+    write("nflog", "not-a-packet", other + nflog_message(2, ip))
+
+
 def config_seeds():
     write("config", "typical", b"""# netflowd.conf
 destination = 127.0.0.1:2055, [::1]:4739@::1, 192.0.2.10:9995%eth0
@@ -186,6 +238,7 @@ def main():
     packet_seeds(frames)
     pcap_seeds(path, link, frames)
     conntrack_seeds()
+    nflog_seeds(frames)
     config_seeds()
     control_seeds()
 

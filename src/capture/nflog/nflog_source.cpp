@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "common/error.hpp"
+#include "common/time.hpp"
 
 namespace netflowd {
 namespace {
@@ -59,7 +61,7 @@ TimeUs realtime_now() {
 }  // namespace
 
 NflogSource::NflogSource(std::uint16_t group, int receive_buffer_bytes, std::size_t batch_buffer_bytes)
-    : group_(group), buf_(batch_buffer_bytes) {
+    : group_(group), buf_((batch_buffer_bytes + 3) / 4) {
   nl_ = mnl_socket_open(NETLINK_NETFILTER);
   if (nl_ == nullptr) throw SetupError(std::string("nflog: netlink socket: ") + std::strerror(errno));
   if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -140,15 +142,16 @@ bool NflogSource::receive_batch() {
   const int fd = mnl_socket_get_fd(nl_);
   for (;;) {
     // MSG_TRUNC: the batch's whole length, also when it did not fit.
-    const ssize_t n = ::recv(fd, buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
+    const std::size_t size = buf_.size() * sizeof(buf_[0]);
+    const ssize_t n = ::recv(fd, buf_.data(), size, MSG_DONTWAIT | MSG_TRUNC);
     if (n > 0) {
-      buf_len_ = static_cast<std::size_t>(n);
-      if (buf_len_ > buf_.size()) {
+      std::size_t length = static_cast<std::size_t>(n);
+      if (length > size) {
         // Cut short: the messages that fit are read; the sequence gap counts the rest.
         ++stats_.overruns;
-        buf_len_ = buf_.size();
+        length = size;
       }
-      buf_pos_ = 0;
+      reader_.start(reinterpret_cast<const std::uint8_t*>(buf_.data()), length);
       return true;
     }
     if (n < 0 && errno == ENOBUFS) {
@@ -194,11 +197,10 @@ std::uint16_t attr_be16(const nlattr* a) {
 
 }  // namespace
 
-bool NflogSource::decode(const void* msg, CapturedFrame& frame) {
-  const auto* nlh = static_cast<const nlmsghdr*>(msg);
+bool NflogBatchReader::decode(const std::uint8_t* message, CapturedFrame& frame, CaptureStats& stats) {
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(message);
   if ((nlh->nlmsg_type & 0xff) != NFULNL_MSG_PACKET || (nlh->nlmsg_type >> 8) != NFNL_SUBSYS_ULOG) return false;
   const nlattr* attrs[NFULA_MAX + 1] = {};
-  const auto* message = reinterpret_cast<const std::uint8_t*>(nlh);
   for_each_attr(message + NLMSG_HDRLEN + MNL_ALIGN(sizeof(nfgenmsg)), message + nlh->nlmsg_len,
                 [&](std::uint16_t type, const nlattr* a) {
                   if (type <= NFULA_MAX) attrs[type] = a;
@@ -207,7 +209,7 @@ bool NflogSource::decode(const void* msg, CapturedFrame& frame) {
 
   if (attrs[NFULA_SEQ] != nullptr && attr_len(attrs[NFULA_SEQ]) >= 4) {
     const std::uint32_t seq = attr_be32(attrs[NFULA_SEQ]);
-    if (have_seq_ && seq != next_seq_) stats_.source_drops += static_cast<std::uint32_t>(seq - next_seq_);
+    if (have_seq_ && seq != next_seq_) stats.source_drops += static_cast<std::uint32_t>(seq - next_seq_);
     have_seq_ = true;
     next_seq_ = seq + 1;
   }
@@ -216,7 +218,12 @@ bool NflogSource::decode(const void* msg, CapturedFrame& frame) {
   if (attrs[NFULA_TIMESTAMP] != nullptr && attr_len(attrs[NFULA_TIMESTAMP]) >= sizeof(nfulnl_msg_packet_timestamp)) {
     nfulnl_msg_packet_timestamp ts{};
     std::memcpy(&ts, attr_data(attrs[NFULA_TIMESTAMP]), sizeof ts);
-    m.timestamp = static_cast<TimeUs>(be64toh(ts.sec)) * kUsPerSecond + static_cast<TimeUs>(be64toh(ts.usec));
+    const std::uint64_t sec = be64toh(ts.sec);
+    const std::uint64_t usec = be64toh(ts.usec);
+    // Not a time (past the year 9999, or more than a second of microseconds): as none.
+    m.timestamp = sec <= static_cast<std::uint64_t>(kLastSecond) && usec < static_cast<std::uint64_t>(kUsPerSecond)
+                      ? static_cast<TimeUs>(sec) * kUsPerSecond + static_cast<TimeUs>(usec)
+                      : realtime_now();
   } else {
     m.timestamp = realtime_now();  // locally generated packets carry no timestamp
   }
@@ -250,22 +257,28 @@ bool NflogSource::decode(const void* msg, CapturedFrame& frame) {
   // Only kNflogCopyRange bytes are copied and NFLOG does not say how long the packet was:
   // the kernel has already checked the IP header, so its length field is trusted.
   frame.wire_length = UINT32_MAX;
-  ++stats_.frames;
+  ++stats.frames;
   return true;
+}
+
+bool NflogBatchReader::next(CapturedFrame& frame, CaptureStats& stats) {
+  while (pos_ < length_) {
+    const std::uint8_t* message = batch_ + pos_;
+    const std::size_t remaining = length_ - pos_;
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(message);
+    if (remaining < sizeof(nlmsghdr) || nlh->nlmsg_len < sizeof(nlmsghdr) || nlh->nlmsg_len > remaining) {
+      pos_ = length_;
+      return false;
+    }
+    pos_ += std::min<std::size_t>(NLMSG_ALIGN(nlh->nlmsg_len), remaining);
+    if (decode(message, frame, stats)) return true;
+  }
+  return false;
 }
 
 NextResult NflogSource::next(CapturedFrame& frame) {
   for (;;) {
-    while (buf_pos_ < buf_len_) {
-      const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf_.data() + buf_pos_);
-      const std::size_t remaining = buf_len_ - buf_pos_;
-      if (remaining < sizeof(nlmsghdr) || nlh->nlmsg_len < sizeof(nlmsghdr) || nlh->nlmsg_len > remaining) {
-        buf_pos_ = buf_len_;
-        break;
-      }
-      buf_pos_ += NLMSG_ALIGN(nlh->nlmsg_len);
-      if (decode(nlh, frame)) return NextResult::frame;
-    }
+    if (reader_.next(frame, stats_)) return NextResult::frame;
     if (!receive_batch()) return NextResult::idle;
   }
 }

@@ -24,6 +24,32 @@ inline constexpr std::uint32_t kNflogCopyRange = 256;
 // overrun; the packets it loses show as a sequence gap (source_drops).
 inline constexpr std::size_t kNflogBatchBuffer = 256 * 1024;
 
+// The packets of NFLOG batches (what one recv() returned), apart from the socket, so that any
+// bytes can be fed to it (tests/fuzz/nflog.cpp). Counts the frames it yields and the packets
+// the sequence numbers (NFULA_SEQ) show missing (source_drops) in the CaptureStats it is given.
+// Messages that are not NFLOG packets are skipped; a message whose length does not fit the
+// rest of the batch ends the batch.
+class NflogBatchReader {
+ public:
+  // A new batch: `length` bytes at `batch`, 4-byte aligned, valid until the next start().
+  void start(const std::uint8_t* batch, std::size_t length) {
+    batch_ = batch;
+    length_ = length;
+    pos_ = 0;
+  }
+  // The batch's next packet into `frame` (its bytes point into the batch); false at its end.
+  bool next(CapturedFrame& frame, CaptureStats& stats);
+
+ private:
+  bool decode(const std::uint8_t* message, CapturedFrame& frame, CaptureStats& stats);
+
+  const std::uint8_t* batch_ = nullptr;
+  std::size_t length_ = 0;
+  std::size_t pos_ = 0;  // next message in the batch
+  bool have_seq_ = false;
+  std::uint32_t next_seq_ = 0;
+};
+
 class NflogSource final : public CaptureSource {
  public:
   // Throws SetupError (not root, group already bound by another program, ...).
@@ -46,15 +72,11 @@ class NflogSource final : public CaptureSource {
  private:
   void configure(std::uint16_t group);
   bool receive_batch();  // false when nothing is queued
-  bool decode(const void* msg, CapturedFrame& frame);
 
   mnl_socket* nl_ = nullptr;
   std::uint16_t group_;
-  std::vector<char> buf_;
-  std::size_t buf_len_ = 0;  // bytes of the current batch
-  std::size_t buf_pos_ = 0;  // next message in it
-  bool have_seq_ = false;
-  std::uint32_t next_seq_ = 0;
+  std::vector<std::uint32_t> buf_;  // 4-byte aligned, as netlink messages are
+  NflogBatchReader reader_;
   CaptureStats stats_;
   std::string error_;
 };

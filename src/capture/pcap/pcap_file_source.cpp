@@ -210,9 +210,7 @@ NextResult PcapFileSource::next_libpcap(CapturedFrame& frame) {
     return NextResult::error;
   }
   // pcapng keeps 64-bit timestamps; classic pcap's 32-bit seconds end in 2106. A time past
-  // the year 9999 is a corrupt block: in microseconds it would overflow the clock (and the
-  // timeouts added to it).
-  constexpr std::int64_t kLastSecond = 253'402'300'799;  // 9999-12-31 23:59:59 UTC
+  // the year 9999 (kLastSecond) is a corrupt block.
   if (header->ts.tv_sec < 0 || header->ts.tv_sec > kLastSecond) {
     error_ = "capture '" + path_ + "': frame " + std::to_string(stats_.frames + 1) +
              " has a timestamp beyond the year 9999 (" + std::to_string(header->ts.tv_sec) + " s); corrupt file?";
