@@ -240,6 +240,9 @@ python3 "$CTL_DIR/ctlcheck.py" arrived --export "$EXPORT" --port "$PORT_A" --spo
 t_v9=$(now)
 nfctl_ok set protocol=9 engine_id=7 >/dev/null
 ctl_log "protocol=9 engine_id=7"
+# A new protocol or destination also flushes the cache, which each worker does at its next
+# scan (within 100 ms): traffic sent before then may be flushed with it. Wait for the scans.
+sleep 0.3
 traffic 42010 3 5
 t=$(now)
 nfctl_ok set flush=1 >/dev/null
@@ -266,6 +269,7 @@ EOF
 t_dest=$(now)
 nfctl_ok set "destination=127.0.0.1:$PORT_B" >/dev/null
 ctl_log "destination=127.0.0.1:$PORT_B"
+sleep 0.3 # the workers' next scans, as above
 traffic 43000 3 5
 t=$(now)
 nfctl_ok set flush=1 >/dev/null
