@@ -365,21 +365,27 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
       return read_frames(index, *c.source);
     };
 
-    auto hand_over = [&] {
-      for (const FlowRecord& r : ended) {
-        // Never lose a flow: wait for the export thread rather than drop.
-        while (!w.to_exporter->push(r)) {
-          export_bell.ring();
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
+    auto hand_over_one = [&](const FlowRecord& r) {
+      // Never lose a flow: wait for the export thread rather than drop.
+      while (!w.to_exporter->push(r)) {
+        export_bell.ring();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
+    };
+    auto hand_over = [&] {
+      for (const FlowRecord& r : ended) hand_over_one(r);
       if (!ended.empty()) export_bell.ring();
       ended.clear();
     };
-    // Every flow of the cache ends (flush=1, new key options, the stop).
+    // Every flow of the cache ends (flush=1, a new protocol or destination, new key fields,
+    // the stop) and goes to the export thread as the cache makes its record: not through a
+    // list of all of them (152 bytes a flow), which with millions of flows would be the largest
+    // allocation netflowd makes, at a time when memory may be what is short.
     auto end_all = [&] {
-      w.cache->flush(ended, FlowEndReason::forced_end);
       hand_over();
+      const bool any = w.cache->size() != 0;
+      w.cache->drain(FlowEndReason::forced_end, hand_over_one);
+      if (any) export_bell.ring();
     };
     auto publish = [&] {
       const std::uint64_t created = w.cache->stats().flows_created;
