@@ -153,7 +153,6 @@ bool FlowCache::reserve_new_flow(const MeterInput& in) noexcept {
 }
 
 bool FlowCache::make_index_room() {
-  if (static_cast<double>(size_ + 1) <= kMaxLoad * static_cast<double>(index_size_)) return true;
   try {
     const std::size_t slots = index_size_ * 2;
     rebuild_index(allocate_index(slots), slots);

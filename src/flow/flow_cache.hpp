@@ -291,8 +291,8 @@ class FlowCache {
   bool has_rare_facts(const MeterInput& in) const {
     return in.out_ifindex != kNoInterface || in.ipsec_spi != 0 || config_.number_flows;
   }
-  // Grows the index for one more flow when it is at its load limit. False when it has to grow
-  // and cannot (no memory) and is already at its emergency load.
+  // Grows the index, which is at its load limit, for one more flow. False when it cannot (no
+  // memory) and is already at its emergency load.
   bool make_index_room();
   // Counts a packet of a new flow refused for want of memory.
   MeterResult refuse_for_memory(const MeterInput& in);

@@ -54,7 +54,6 @@ ctl_tshark_marker lo
 ctl_start_nfcapd nf "$PORT"
 ctl_start_netflowd "destination=127.0.0.1:$PORT" protocol=10 workers=2 active_timeout=1800 inactive_timeout=300
 
-jget() { nfctl stat --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 now() { date +%s.%N; }
 # Phase boundaries (Unix time of each set), for the decoding of the capture.
 PHASES="$NSH_WORK/phases"

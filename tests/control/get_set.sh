@@ -345,8 +345,7 @@ ADMITTED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["flow
 # 2^30 slots take 4 GiB a worker): the workers log it, keep their index and go on; netflowd
 # still answers, and at the stop below exports every cached flow (the maxflows flows reach
 # port B). It used to end on std::bad_alloc.
-nf_pid=$CTL_NETFLOWD_PID
-[[ $(readlink "/proc/$nf_pid/exe") == "$(readlink -f "$NETFLOWD")" ]] || nf_pid=$(pgrep -P "$CTL_NETFLOWD_PID" | head -1)
+nf_pid=$(ctl_netflowd_own_pid)
 vsz_kb=$(awk '/^VmSize/ { print $2 }' "/proc/$nf_pid/status")
 prlimit --pid "$nf_pid" --as=$(((vsz_kb + 512 * 1024) * 1024)) || ctl_fail "prlimit on netflowd failed"
 nfctl_ok set hashsize=1073741824 >/dev/null

@@ -144,6 +144,17 @@ nfctl_ok() {
     printf '%s\n' "$out"
 }
 
+# jget EXPR: a Python expression over `stat --json` (as j), printed.
+jget() { nfctl stat --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+
+# The pid of the netflowd process itself (CTL_NETFLOWD_PID may be the `ip netns exec` wrapper's
+# parent), for /proc and prlimit.
+ctl_netflowd_own_pid() {
+    local pid=$CTL_NETFLOWD_PID
+    [[ $(readlink "/proc/$pid/exe") == "$(readlink -f "$NETFLOWD")" ]] || pid=$(pgrep -P "$CTL_NETFLOWD_PID" | head -1)
+    echo "$pid"
+}
+
 # SIGTERM; netflowd must exit 0 within 30 s with a summary line (copied to WORK/summary).
 ctl_stop_netflowd() {
     local pid=$CTL_NETFLOWD_PID rc=0

@@ -27,7 +27,6 @@ PORT=9995
 ctl_start_nfcapd a "$PORT"
 ctl_start_netflowd "destination=127.0.0.1:$PORT" protocol=10 workers=2 active_timeout=1800 inactive_timeout=1800
 
-jget() { nfctl_ok stat --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 # burst SPORT FLOWS: FLOWS one-datagram flows (20 bytes of payload): source port SPORT to
 # destination ports 10000-49999, then SPORT + 1 to the same, and so on; about 40,000 a second
 # (NFLOG keeps up; nothing lost in the kernel).
@@ -54,8 +53,7 @@ observed_is() { [[ $(jget 'j["observed"]') == "$1" ]]; }
 burst 19999 200
 nsh_wait_until 10 "200 packets observed" observed_is 200 || ctl_fail "the warm-up burst was not observed"
 
-nf_pid=$CTL_NETFLOWD_PID
-[[ $(readlink "/proc/$nf_pid/exe") == "$(readlink -f "$NETFLOWD")" ]] || nf_pid=$(pgrep -P "$CTL_NETFLOWD_PID" | head -1)
+nf_pid=$(ctl_netflowd_own_pid)
 vsz_kb=$(awk '/^VmSize/ { print $2 }' "/proc/$nf_pid/status")
 # The soft limit only: lifting it again needs no privilege (CAP_SYS_RESOURCE may be missing).
 prlimit --pid "$nf_pid" --as=$(((vsz_kb + 512) * 1024)): || ctl_fail "prlimit on netflowd failed"

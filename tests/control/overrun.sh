@@ -18,7 +18,6 @@ ctl_init
 ctl_setup
 ctl_start_netflowd destination=127.0.0.1:9995 protocol=9
 
-jget() { nfctl stat --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 logged() { # packets the NFLOG rule logged
     in_router iptables -w -L INPUT -v -n -x | awk '/NFLOG/ { print $1; exit }'
 }
