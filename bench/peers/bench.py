@@ -826,8 +826,8 @@ class Bench:
             rel = one["rate"] / base["rate"]
             hit = (f"; lookups alone {one['hit_rate'] / base['hit_rate'] * 100:.0f} % "
                    f"({one['hit_rate'] / 1e6:.2f} vs {base['hit_rate'] / 1e6:.2f})" if one["hit_rate"] and base["hit_rate"] else "")
-            verdict = ("met" if rel >= 0.5 else "missed") + f": {rel * 100:.0f} % vs 50 %" + (
-                "" if rel >= 0.5 else f" (needs {0.5 / rel:.2f}× the 1M-flow throughput)")
+            verdict = ("met" if rel >= 0.5 else "missed") + f": {rel * 100:.1f} % vs 50 %" + (
+                "" if rel >= 0.5 else f" (needs {0.5 / rel:.3f}× the 1M-flow throughput)")
             user = (f"; user CPU alone {one['user_rate'] / base['user_rate'] * 100:.0f} %"
                     if one.get("user_rate") and base.get("user_rate") else "")
             d1, d0 = self.med("scale", "netflowd@1000000"), self.med("scale", f"netflowd@{k0}")
