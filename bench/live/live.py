@@ -140,7 +140,7 @@ def load_run(d: Path) -> dict:
         g = lambda x, k: int(x.get(k, 0))
         r["received_a"] = r["metered_a"] = g(a, "packets")
         r["received"] = r["metered"] = g(f, "packets")
-        if r["source"] == "nflog":
+        if r["source"].startswith("nflog"):
             r["drops_a"] = g(a, "seq_drops")
             r["drops"] = {"seq gaps": g(f, "seq_drops")}
             r["events"] = {"ENOBUFS": g(f, "enobufs"), "netlink socket drops (batches)": r["netlink_drops"]}
@@ -169,13 +169,13 @@ def load_run(d: Path) -> dict:
         r["drops_a"] = g(a, "source_drops")
         r["received"] = g(f, "packets")
         r["metered"] = g(f, "metered")
-        kernel = "seq gaps" if r["source"] == "nflog" else "ring (tp_drops)"
+        kernel = "seq gaps" if r["source"].startswith("nflog") else "ring (tp_drops)"
         r["drops"] = {f"kernel: {kernel}": g(f, "source_drops"), "netflowd: worker queue": g(f, "queue_drops"),
                       "netflowd: malformed/non-IP": g(f, "malformed") + g(f, "non_ip"),
                       "netflowd: maxflows": g(f, "maxflows")}
         r["kernel_drops"] = g(f, "source_drops")
         r["own_drops"] = g(f, "dropped")
-        if r["source"] == "nflog":
+        if r["source"].startswith("nflog"):
             r["events"] = {"netlink socket drops (batches)": r["netlink_drops"]}
         else:
             r["events"] = {"socket sk_drops": r["packet_drops"]}
@@ -204,26 +204,31 @@ def load_run(d: Path) -> dict:
 
 CONSUMERS = [  # (source, kind, workers), in table order
     ("nflog", "null", 1), ("nflog", "netflowd", 1), ("nflog", "netflowd", 2),
+    # Two NFLOG groups that an HMARK rule fills by flow, read with nflog_split=1: no hand-off.
+    ("nflog2", "netflowd", 2),
     ("afpacket", "null", 1), ("afpacket", "null", 2), ("afpacket", "netflowd", 1), ("afpacket", "netflowd", 2),
 ]
 STALLED = [("nflog", "null", 1), ("nflog", "netflowd", 2), ("afpacket", "null", 1), ("afpacket", "netflowd", 2)]
 
 
 def label(source: str, kind: str, workers: int) -> tuple:
-    src = "NFLOG" if source == "nflog" else "AF_PACKET"
+    src = {"nflog": "NFLOG", "nflog2": "NFLOG, 2 groups split by flow"}.get(source, "AF_PACKET")
     if kind == "null":
         who = "do-nothing reader" + (f", {workers} rings (fanout)" if workers > 1 else "")
         w = "—" if source == "nflog" else f"{workers} ring{'s' if workers > 1 else ''}"
     else:
-        who = "**netflowd**"
+        who = "**netflowd**" + (", `nflog_split=1`" if source == "nflog2" else "")
         w = str(workers)
     return src, who, w
 
 
 def baseline_of(source: str, kind: str, workers: int) -> tuple:
     """The do-nothing reader a row is compared with: NFLOG has one socket whatever the workers;
-    netflowd's AF_PACKET opens one ring per worker, so it is compared with as many rings."""
-    return (source, "null", 1 if source == "nflog" else workers)
+    netflowd's AF_PACKET opens one ring per worker, so it is compared with as many rings. Two
+    NFLOG groups are compared with the one-group reader: the same packets, the same kernel work."""
+    if source.startswith("nflog"):
+        return ("nflog", "null", 1)
+    return (source, "null", workers)
 
 
 def med(xs):
@@ -354,28 +359,31 @@ def render(runs: list, meta: dict) -> tuple:
     lines += ["### Against the live targets", ""]
     lines.append("| target | measured | verdict |")
     lines.append("|---|---|---|")
+    def who(k) -> str:
+        return f"workers={k[2]}" + (", 2 groups split by flow" if k[0] == "nflog2" else "")
+
     for source in ("nflog", "afpacket"):
-        rows = [(k, g, b) for k, g, b in verdict_rows if k[0] == source]
+        rows = [(k, g, b) for k, g, b in verdict_rows if k[0].startswith(source)]
         if not rows:
             continue
         src = "NFLOG" if source == "nflog" else "AF_PACKET"
-        unc = sum(g["uncounted"] for k, g in list(s.items()) + list(st.items()) if k[0] == source)
+        unc = sum(g["uncounted"] for k, g in list(s.items()) + list(st.items()) if k[0].startswith(source))
         parts, ok = [], unc == 0
         for k, g, b in rows:
             pct = g["metered_pps"] / b["received_pps"] if b and b["received_pps"] else float("nan")
             ok = ok and pct == pct and pct >= RATE_TARGET
-            parts.append(f"workers={k[2]}: {100 * pct:.0f} %")
+            parts.append(f"{who(k)}: {100 * pct:.0f} %")
         parts.append(f"uncounted drops in all {src} runs, stalled ones included: {fmt_int(unc)}")
         lines.append(f"| {src}: ≥ 90 % of the do-nothing reader's rate, no drop that is not counted | "
                      f"{'; '.join(parts)} | {'met' if ok else 'missed'} |")
-    rows = [(k, g, b) for k, g, b in verdict_rows if k[0] == "nflog"]
+    rows = [(k, g, b) for k, g, b in verdict_rows if k[0].startswith("nflog")]
     if rows:
         parts, ok = [], True
         for k, g, b in rows:
             ratio = g["ns"] / b["ns"] if b and b["ns"] > 0 else float("nan")
             ok = ok and ratio == ratio and ratio <= NFLOG_CPU_RATIO_TARGET
-            parts.append(f"workers={k[2]}: {g['ns']:.0f} ns vs {b['ns']:.0f} ns ({ratio:.2f}×)" if b else
-                         f"workers={k[2]}: {g['ns']:.0f} ns (no do-nothing reader in this run)")
+            parts.append(f"{who(k)}: {g['ns']:.0f} ns vs {b['ns']:.0f} ns ({ratio:.2f}×)" if b else
+                         f"{who(k)}: {g['ns']:.0f} ns (no do-nothing reader in this run)")
         lines.append(f"| NFLOG: CPU per packet ≤ 1.2 × the do-nothing NFLOG reader's | {'; '.join(parts)} | "
                      f"{'met' if ok else 'missed'} |")
     rows = [(k, g, b) for k, g, b in verdict_rows if k[0] == "afpacket"]

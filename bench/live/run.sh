@@ -126,6 +126,7 @@ nsh_init bench-live
 NS_GEN="$NSH_PREFIX-gen"
 NS_METER="$NSH_PREFIX-meter"
 GROUP=7        # NFLOG group (instances are per network namespace)
+GROUP2=8       # the second group of source nflog2 (two groups, split by flow)
 SINK_PORT=9995 # netflowd exports to a bound UDP socket on the meter's 127.0.0.1, never read
 GEN_ADDR=10.78.0.1 METER_ADDR=10.78.0.2 SRC_NET=10.78.1.0/24
 
@@ -183,9 +184,17 @@ NSH_PIDS+=("$!")
 rules() { # SOURCE: raw PREROUTING, so the packets are dropped before conntrack and routing
   in_meter iptables -t raw -F PREROUTING
   [ "$1" = nflog ] && in_meter iptables -t raw -A PREROUTING -i m0 -j NFLOG --nflog-group "$GROUP"
+  if [ "$1" = nflog2 ]; then
+    # Two groups, each flow in one of them: HMARK marks a packet 1 or 2 by a hash of its
+    # addresses, ports and protocol, and each mark has its NFLOG rule (netflowd nflog_split=1).
+    in_meter iptables -t raw -A PREROUTING -i m0 -j HMARK --hmark-tuple src,dst,sport,dport,proto \
+      --hmark-mod 2 --hmark-offset 1 --hmark-rnd 0x5
+    in_meter iptables -t raw -A PREROUTING -i m0 -m mark --mark 1 -j NFLOG --nflog-group "$GROUP"
+    in_meter iptables -t raw -A PREROUTING -i m0 -m mark --mark 2 -j NFLOG --nflog-group "$GROUP2"
+  fi
   in_meter iptables -t raw -A PREROUTING -i m0 -j DROP
 }
-rule_counter() { # packets of the first rule (NFLOG, or DROP for AF_PACKET)
+rule_counter() { # packets of the first rule (NFLOG, HMARK, or DROP for AF_PACKET)
   in_meter iptables -t raw -L PREROUTING -v -x -n | awk 'NR == 3 { print $1 }'
 }
 stat_of() { in_meter cat "/sys/class/net/$1/statistics/$2"; }
@@ -234,6 +243,7 @@ run_one() {
     afpacket/null) ip netns exec "$NS_METER" "$bin/nullreaders" afpacket m0 "$workers" >"$dir/stdout" 2>"$dir/stderr" & ;;
     */netflowd)
       local src_args=(--nflog "$GROUP")
+      [ "$source" = nflog2 ] && src_args=(--nflog "$GROUP,$GROUP2" nflog_split=1)
       [ "$source" = afpacket ] && src_args=(--interface m0 promisc=0)
       ip netns exec "$NS_METER" "$netflowd" "${src_args[@]}" --config "$work/empty.conf" --control "$dir/ctl.sock" \
         destination="127.0.0.1:$SINK_PORT" protocol=9 active_timeout=1800 inactive_timeout=15 \
@@ -335,7 +345,8 @@ run_one() {
 }
 
 # ---- the runs -------------------------------------------------------------------------------
-consumers=("nflog null 1 plain" "nflog netflowd 1 plain" "nflog netflowd 2 plain" "afpacket null 1 plain"
+consumers=("nflog null 1 plain" "nflog netflowd 1 plain" "nflog netflowd 2 plain" "nflog2 netflowd 2 plain"
+  "afpacket null 1 plain"
   "afpacket null 2 plain" "afpacket netflowd 1 plain" "afpacket netflowd 2 plain"
   "nflog null 1 stall" "nflog netflowd 2 stall" "afpacket null 1 stall" "afpacket netflowd 2 stall")
 if [ -n "$only" ]; then

@@ -259,6 +259,13 @@ int run_daemon(const CommandLine& cl) {
       sources.push_back(std::make_unique<AfPacketSource>(cl.interfaces[i], ring));
     }
   }
+  if (cl.config.nflog_split && cl.nflog_groups.empty()) {
+    log_message(LOG_WARNING, "warning: nflog_split=1 has no effect without --nflog");
+  } else if (cl.config.nflog_split && workers > cl.nflog_groups.size()) {
+    log_message(LOG_WARNING,
+                "warning: nflog_split=1: %zu of %u workers read no NFLOG group, so they meter no NFLOG packet",
+                workers - cl.nflog_groups.size(), workers);
+  }
   LiveControl control(cl.config, workers, sources.size(), 0);
   std::unique_ptr<ControlServer> server;
   if (!cl.control_path.empty()) server = std::make_unique<ControlServer>(cl.control_path);
@@ -273,6 +280,7 @@ int run_daemon(const CommandLine& cl) {
   LiveOptions options;
   options.workers = workers;
   options.export_cpu = cl.config.exportcpu;
+  options.nflog_split = cl.config.nflog_split;
   log_message(LOG_INFO, "started: %zu source(s), %u worker(s), protocol %d, destination %s%s%s", sources.size(),
               options.workers, cl.config.protocol, format_destinations(cl.config.destinations).c_str(),
               server ? ", control " : "", server ? server->path().c_str() : "");

@@ -44,7 +44,10 @@ struct Config {
   std::uint32_t workers = 0;  // worker threads (flow-cache shards); 0 = one per CPU
   int exportcpu = -1;         // pin the export thread to this CPU; -1 = no pinning
   bool promisc = false;       // put --interface devices in promiscuous mode
-  bool natevents = false;     // export NAT events from conntrack (reference §4)
+  // The ruleset sends all packets of a flow to one NFLOG group: each worker meters every
+  // packet of the groups it reads instead of handing packets to their flows' owners.
+  bool nflog_split = false;
+  bool natevents = false;  // export NAT events from conntrack (reference §4)
   // A request, not a setting: 1 exports every flow now, 2 also zeroes statistics. Consumed
   // by the daemon; always reads back 0.
   int flush = 0;

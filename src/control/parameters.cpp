@@ -58,6 +58,7 @@ void set_physdev(Config& c, std::string_view v) { c.physdev = parse_bool("physde
 void set_workers(Config& c, std::string_view v) { c.workers = parse_integer<std::uint32_t>("workers", v, 0, 256); }
 void set_exportcpu(Config& c, std::string_view v) { c.exportcpu = parse_integer<int>("exportcpu", v, -1, 4095); }
 void set_promisc(Config& c, std::string_view v) { c.promisc = parse_bool("promisc", v); }
+void set_nflog_split(Config& c, std::string_view v) { c.nflog_split = parse_bool("nflog_split", v); }
 void set_natevents(Config& c, std::string_view v) { c.natevents = parse_bool("natevents", v); }
 void set_mpls_depth(Config& c, std::string_view v) {
   c.mpls_depth = parse_integer<std::uint32_t>("mpls_depth", v, 0, 3);
@@ -171,6 +172,10 @@ constexpr ParameterSpec kParameters[] = {
      [](const Config& c) { return std::to_string(c.exportcpu); }, false},
     {"promisc", "0", "live capture: 1 puts --interface devices in promiscuous mode (for mirror ports)", set_promisc,
      [](const Config& c) { return num(c.promisc); }, false},
+    {"nflog_split", "0",
+     "live capture: 1 says the ruleset sends every packet of a flow to the same NFLOG group (e.g. nftables jhash "
+     "over addresses and ports): each worker then meters all packets of its own groups, none cross workers",
+     set_nflog_split, [](const Config& c) { return num(c.nflog_split); }, false},
     {"flush", "0", "run time: 1 exports every flow now; 2 also zeroes the statistics (reads 0)", set_flush,
      [](const Config&) { return std::string("0"); }, true},
     // ipt_NETFLOW parameters this version does not implement yet: accepted names, clear refusal.

@@ -19,6 +19,7 @@
 #include "capture/afpacket/afpacket_source.hpp"
 #include "capture/conntrack/nat_event_source.hpp"
 #include "capture/netlink/interface_table.hpp"
+#include "capture/nflog/nflog_source.hpp"
 #include "common/error.hpp"
 #include "common/flow_shard.hpp"
 #include "common/log.hpp"
@@ -115,6 +116,7 @@ struct SharedCounters {
 struct Capture {
   CaptureSource* source;
   AfPacketSource* ring = nullptr;  // the same source when it is an AF_PACKET ring
+  bool meters_all = false;         // its worker meters all of its packets (nflog_split=1)
   CaptureSnapshot counters;
   bool running = true;  // false once the source ended, failed or was drained at shutdown
 };
@@ -202,6 +204,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     auto c = std::make_unique<Capture>();
     c->source = sources[i].get();
     c->ring = dynamic_cast<AfPacketSource*>(c->source);
+    c->meters_all = options.nflog_split && dynamic_cast<NflogSource*>(c->source) != nullptr;
     c->counters.name = sources[i]->name();
     // A steered ring goes to the worker whose flows the kernel sends it; other sources in turn.
     const int preferred = sources[i]->preferred_worker();
@@ -218,7 +221,8 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
   // thread), meters the packets whose flows it owns at once and queues the others to their
   // owner, in metering form (MeterInput: key and hash included). With one worker, or when the
   // kernel already spreads an interface's packets over the workers' rings the way the flows
-  // are sharded, nothing crosses threads.
+  // are sharded, nothing crosses threads. With nflog_split=1 the ruleset keeps each flow in
+  // one NFLOG group, and the group's reader meters all of its packets: nothing crosses either.
   auto worker_loop = [&](unsigned self) {
     Worker& w = *workers[self];
     std::vector<FlowRecord> ended;
@@ -309,6 +313,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     auto read_frames = [&](std::size_t index, auto& source) {
       Capture& c = *captures[index];
       CaptureSnapshot& n = c.counters;
+      const bool meters_all = nworkers == 1 || c.meters_all;
       const LinkType link = source.link_type();
       std::size_t k = 0;
       bool finished = false;
@@ -349,7 +354,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
           shared.sampled_out.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
-        const std::size_t owner = nworkers == 1 ? 0 : shard_of_folded(fold_for_shard(in.key), nworkers);
+        const std::size_t owner = meters_all ? self : shard_of_folded(fold_for_shard(in.key), nworkers);
         if (owner == self) {
           pipeline.commit(ended, on_drop);
         } else {

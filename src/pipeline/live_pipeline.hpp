@@ -9,9 +9,10 @@
 // out one worker's flows goes to that worker, so its packets rarely cross threads. All queues
 // are bounded single-producer single-consumer rings; no lock is taken on the packet path. A
 // flow key always maps to the same worker, so no flow is split or counted twice across
-// shards. Shutdown (stop requested) drains the sources (what the kernel already queued, for
-// at most 250 ms), lets every worker meter what others queued for it and export every flow
-// still in its cache, then lets the export thread send all.
+// shards (with nflog_split=1 an NFLOG group's reader meters all of the group's packets, and
+// the ruleset is trusted to keep each flow in one group). Shutdown (stop requested) drains the sources (what the kernel
+// already queued, for at most 250 ms), lets every worker meter what others queued for it and export every flow still in
+// its cache, then lets the export thread send all.
 #pragma once
 
 #include <memory>
@@ -29,6 +30,9 @@ struct LiveOptions {
   unsigned workers = 1;
   int export_cpu = -1;  // pin the export thread to this CPU (-1: no pinning)
   std::size_t queue_capacity = 8192;
+  // nflog_split=1: the worker that reads an NFLOG group meters all of its packets (the
+  // ruleset keeps each flow in one group), instead of handing each to its flow's owner.
+  bool nflog_split = false;
 };
 
 // Blocks until `stop` is requested, then drains everything to the collectors and returns the

@@ -98,7 +98,7 @@ for a in protocol=7 protocol=v9 active_timeout=0 active_timeout=abc active_timeo
     destination=127.0.0.1:99999 destination=; do
     expect_refused "$a" "${a%%=*}"
 done
-for a in workers=4 exportcpu=0 promisc=1; do
+for a in workers=4 exportcpu=0 promisc=1 nflog_split=1; do
     expect_refused "$a" "${a%%=*}" "can only be set at start"
 done
 for name in "${UNIMPLEMENTED[@]}"; do
@@ -138,7 +138,7 @@ declare -A VALUE=([active_timeout]=1234 [inactive_timeout]=77 [maxflows]=5000 [h
     [debug]=1 [refresh_rate]=5 [timeout_rate]=10 [sndbuf]=1048576 [export_rate]=1000 [export_gso]=0 [payload_size]=1000
     [macaddress]=1 [vlan]=1 [direction]=1 [mpls_depth]=2 [flush]=0 [protocol]=9
     [destination]="127.0.0.1:$PORT_B")
-START_ONLY=" workers exportcpu promisc "
+START_ONLY=" workers exportcpu promisc nflog_split "
 for entry in "${IMPLEMENTED[@]}"; do
     name=${entry%%=*}
     [[ $START_ONLY == *" $name "* ]] && continue
