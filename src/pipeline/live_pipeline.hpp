@@ -10,9 +10,10 @@
 // are bounded single-producer single-consumer rings; no lock is taken on the packet path. A
 // flow key always maps to the same worker, so no flow is split or counted twice across
 // shards (with nflog_split=1 an NFLOG group's reader meters all of the group's packets, and
-// the ruleset is trusted to keep each flow in one group). Shutdown (stop requested) drains the sources (what the kernel
-// already queued, for at most 250 ms), lets every worker meter what others queued for it and export every flow still in
-// its cache, then lets the export thread send all.
+// the ruleset is trusted to keep each flow in one group). Shutdown (stop requested) drains
+// the sources (what the kernel already queued, for at most 250 ms), lets every worker meter
+// what others queued for it and export every flow still in its cache, then lets the export
+// thread send all.
 #pragma once
 
 #include <memory>

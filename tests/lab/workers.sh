@@ -8,12 +8,12 @@
 # exported twice, no flow split or lost between workers) with exactly the packets and
 # bytes sent, in nfdump and in tshark's decode; all records sum to netflowd's totals.
 # The NFLOG worker must have handed packets on to the others; the AF_PACKET rings, steered
-# by the kernel (fanout program), must have handed none on.
+# by the kernel (fanout program), must have handed none on. Both exports must have sent runs
+# of datagrams in one system call (export_gso), which tshark sees cut into datagrams on lo.
 # A third netflowd reads two NFLOG groups that an nftables rule fills by a hash of each
 # packet's addresses and ports (every packet of a flow in one group), with workers=2 and
 # nflog_split=1: each worker meters all of its group's packets, none is handed on, and the
-# records are as exact as the others' (no flow split between the two workers). Both exports must have sent runs
-# of datagrams in one system call (export_gso), which tshark sees cut into datagrams on lo.
+# records are as exact as the others' (no flow split between the two workers).
 # usage: workers.sh NETFLOWD
 set -euo pipefail
 [[ $# == 1 ]] || { echo "usage: $0 NETFLOWD" >&2; exit 2; }
