@@ -359,6 +359,7 @@ def render(runs: list, meta: dict) -> tuple:
     lines += ["### Against the live targets", ""]
     lines.append("| target | measured | verdict |")
     lines.append("|---|---|---|")
+
     def who(k) -> str:
         return f"workers={k[2]}" + (", 2 groups split by flow" if k[0] == "nflog2" else "")
 

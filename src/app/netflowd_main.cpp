@@ -259,12 +259,14 @@ int run_daemon(const CommandLine& cl) {
       sources.push_back(std::make_unique<AfPacketSource>(cl.interfaces[i], ring));
     }
   }
-  if (cl.config.nflog_split && cl.nflog_groups.empty()) {
-    log_message(LOG_WARNING, "warning: nflog_split=1 has no effect without --nflog");
-  } else if (cl.config.nflog_split && workers > cl.nflog_groups.size()) {
-    log_message(LOG_WARNING,
-                "warning: nflog_split=1: %zu of %u workers read no NFLOG group, so they meter no NFLOG packet",
-                workers - cl.nflog_groups.size(), workers);
+  if (cl.config.nflog_split) {
+    if (cl.nflog_groups.empty()) {
+      log_message(LOG_WARNING, "warning: nflog_split=1 has no effect without --nflog");
+    } else if (workers > cl.nflog_groups.size()) {
+      log_message(LOG_WARNING,
+                  "warning: nflog_split=1: %zu of %u workers read no NFLOG group, so they meter no NFLOG packet",
+                  workers - cl.nflog_groups.size(), workers);
+    }
   }
   LiveControl control(cl.config, workers, sources.size(), 0);
   std::unique_ptr<ControlServer> server;

@@ -116,7 +116,7 @@ struct SharedCounters {
 struct Capture {
   CaptureSource* source;
   AfPacketSource* ring = nullptr;  // the same source when it is an AF_PACKET ring
-  bool meters_all = false;         // its worker meters all of its packets (nflog_split=1)
+  bool meters_all = false;         // its worker meters all of its packets (one worker, nflog_split=1)
   CaptureSnapshot counters;
   bool running = true;  // false once the source ended, failed or was drained at shutdown
 };
@@ -204,7 +204,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     auto c = std::make_unique<Capture>();
     c->source = sources[i].get();
     c->ring = dynamic_cast<AfPacketSource*>(c->source);
-    c->meters_all = options.nflog_split && dynamic_cast<NflogSource*>(c->source) != nullptr;
+    c->meters_all = nworkers == 1 || (options.nflog_split && dynamic_cast<NflogSource*>(c->source) != nullptr);
     c->counters.name = sources[i]->name();
     // A steered ring goes to the worker whose flows the kernel sends it; other sources in turn.
     const int preferred = sources[i]->preferred_worker();
@@ -313,7 +313,7 @@ RunSummary run_live(std::vector<std::unique_ptr<CaptureSource>>& sources, LiveCo
     auto read_frames = [&](std::size_t index, auto& source) {
       Capture& c = *captures[index];
       CaptureSnapshot& n = c.counters;
-      const bool meters_all = nworkers == 1 || c.meters_all;
+      const bool meters_all = c.meters_all;  // read once per batch, not per packet
       const LinkType link = source.link_type();
       std::size_t k = 0;
       bool finished = false;
